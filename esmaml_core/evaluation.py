@@ -1,0 +1,89 @@
+"""One batched evaluation call: many parameter vectors on their tasks, with bookkeeping.
+
+``BatchEvaluator`` is the only way the learners touch a task family. It flattens any
+leading shape of parameters into one rollout call, broadcasts each task over its row,
+and adds up env steps and observation statistics for the running normaliser.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, TaskFamily
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Returns with the parameters' leading shape; observations (..., T+1, obs_dim) if recorded."""
+
+    returns: np.ndarray
+    observations: np.ndarray | None = None
+
+
+@dataclass
+class RunningObsStats:
+    """Sums of every observation seen, from which the normaliser is derived."""
+
+    count: float
+    total: np.ndarray
+    total_sq: np.ndarray
+
+    @staticmethod
+    def empty(obs_dim: int) -> RunningObsStats:
+        return RunningObsStats(0.0, np.zeros(obs_dim), np.zeros(obs_dim))
+
+    def normalizer(self) -> ObsNormalizer:
+        """Mean/std of all observations so far; identity until there are any."""
+        if self.count == 0:
+            return ObsNormalizer.identity(len(self.total))
+        mean = self.total / self.count
+        std = np.sqrt(np.maximum(self.total_sq / self.count - mean**2, 0.0))
+        return ObsNormalizer(mean, np.where(std > 1e-6, std, 1.0))
+
+    def added(self, count: float, total: np.ndarray, total_sq: np.ndarray) -> RunningObsStats:
+        return RunningObsStats(self.count + count, self.total + total, self.total_sq + total_sq)
+
+
+@dataclass
+class BatchEvaluator:
+    """Evaluates (..., P) parameter arrays on tasks, one rollout call per evaluation."""
+
+    family: TaskFamily
+    policy: BatchPolicy
+    normalizer: ObsNormalizer
+    horizon: int
+    rng: np.random.Generator
+    env_steps: int = 0
+    state_count: int = 0
+    state_sum: np.ndarray = field(default=None)
+    state_sq_sum: np.ndarray = field(default=None)
+
+    def __post_init__(self):
+        self.state_sum = np.zeros(self.family.obs_dim)
+        self.state_sq_sum = np.zeros(self.family.obs_dim)
+
+    def __call__(self, params: np.ndarray, tasks: np.ndarray, record: bool = False) -> Evaluation:
+        """Roll out ``params`` (M, ..., P) where row m runs on ``tasks[m]`` (M, task_dim)."""
+        lead = params.shape[:-1]
+        row_tasks = tasks.reshape(len(tasks), *([1] * (len(lead) - 1)), tasks.shape[-1])
+        row_tasks = np.broadcast_to(row_tasks, (*lead, tasks.shape[-1]))
+        rollouts = self.family.rollout(
+            self.policy,
+            params.reshape(-1, params.shape[-1]),
+            row_tasks.reshape(-1, tasks.shape[-1]),
+            self.normalizer,
+            horizon=self.horizon,
+            record=record,
+            rng=self.rng,
+        )
+        steps = int(rollouts.lengths.sum())
+        self.env_steps += steps
+        self.state_count += steps
+        self.state_sum += rollouts.state_sum
+        self.state_sq_sum += rollouts.state_sq_sum
+        observations = None
+        if rollouts.observations is not None:
+            observations = rollouts.observations.reshape(*lead, *rollouts.observations.shape[1:])
+        return Evaluation(rollouts.returns.reshape(lead), observations)

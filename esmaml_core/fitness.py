@@ -1,0 +1,34 @@
+"""Fitness shaping: turn raw returns into the weights of an ES gradient estimate.
+
+Both functions shape along the last axis, so a (tasks, queries) array is shaped per task.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FITNESS_SHAPINGS = ("zscore", "centered_rank")
+
+
+def zscore(values: np.ndarray) -> np.ndarray:
+    """(v - mean) / std along the last axis; all-equal values shape to zeros."""
+    centred = values - values.mean(axis=-1, keepdims=True)
+    std = values.std(axis=-1, keepdims=True)
+    return np.divide(centred, std, out=np.zeros_like(centred), where=std > 0)
+
+
+def centered_rank(values: np.ndarray) -> np.ndarray:
+    """Ranks mapped linearly onto [-0.5, 0.5] along the last axis (Salimans et al. 2017)."""
+    size = values.shape[-1]
+    if size == 1:
+        return np.zeros_like(values, dtype=float)
+    ranks = np.argsort(np.argsort(values, axis=-1), axis=-1)
+    return ranks / (size - 1) - 0.5
+
+
+def shape_fitness(values: np.ndarray, method: str) -> np.ndarray:
+    if method == "zscore":
+        return zscore(values)
+    if method == "centered_rank":
+        return centered_rank(values)
+    raise KeyError(f"unknown fitness shaping {method!r}; known: {', '.join(FITNESS_SHAPINGS)}")

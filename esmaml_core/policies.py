@@ -1,0 +1,66 @@
+"""Deterministic linear and MLP policies over flat parameter vectors, batched over rows.
+
+A policy is a shape, not weights: ``params`` is a (B, P) array with one flat vector
+per row, and ``act`` evaluates all B policies on their own observations in one pass.
+The layout of a flat vector is, layer by layer, the weight matrix (out x in, row-major)
+then the bias. Hidden layers use tanh, and so does the output (actions in [-1, 1]),
+as in the ES-MAML reference code. Weights start N(0, 2 / fan_in), biases at zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class MLPPolicy:
+    """tanh MLP from ``obs_dim`` to ``act_dim``; ``hidden=()`` is the linear policy."""
+
+    obs_dim: int
+    act_dim: int
+    hidden: tuple[int, ...] = ()
+
+    @cached_property
+    def layer_shapes(self) -> list[tuple[int, int]]:
+        """(out, in) of each layer."""
+        sizes = (self.obs_dim, *self.hidden, self.act_dim)
+        return [(fan_out, fan_in) for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=True)]
+
+    @cached_property
+    def num_params(self) -> int:
+        return sum(fan_out * fan_in + fan_out for fan_out, fan_in in self.layer_shapes)
+
+    def init(self, rng: np.random.Generator) -> np.ndarray:
+        """A fresh flat parameter vector: weights N(0, 2/fan_in), zero biases."""
+        pieces = []
+        for fan_out, fan_in in self.layer_shapes:
+            pieces.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), fan_out * fan_in))
+            pieces.append(np.zeros(fan_out))
+        return np.concatenate(pieces)
+
+    def layers(self, params: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Views (weights (..., out, in), bias (..., out)) of a (..., P) parameter array."""
+        lead = params.shape[:-1]
+        views, offset = [], 0
+        for fan_out, fan_in in self.layer_shapes:
+            weights = params[..., offset : offset + fan_out * fan_in]
+            offset += fan_out * fan_in
+            bias = params[..., offset : offset + fan_out]
+            offset += fan_out
+            views.append((weights.reshape(*lead, fan_out, fan_in), bias))
+        return views
+
+    def act(self, params: np.ndarray, observations: np.ndarray) -> np.ndarray:
+        """Actions (B, act_dim) of the B policies ``params`` (B, P) at ``observations`` (B, obs_dim)."""
+        hidden = observations
+        for weights, bias in self.layers(params):
+            hidden = np.tanh(np.matmul(weights, hidden[..., None])[..., 0] + bias)
+        return hidden
+
+
+def make_policy(obs_dim: int, act_dim: int, hidden: tuple[int, ...] = ()) -> MLPPolicy:
+    """The deterministic policy for a task: linear when ``hidden`` is empty."""
+    return MLPPolicy(obs_dim, act_dim, tuple(hidden))

@@ -1,0 +1,30 @@
+"""Task families by name. Each rolls out a batch of policies on a batch of tasks in one call."""
+
+from __future__ import annotations
+
+from esmaml_core.tasks.base import ObsNormalizer, Rollouts, TaskFamily, fixed_tasks, sample_tasks
+from esmaml_core.tasks.point import FOUR_CORNER, GOAL_2D
+
+TASK_FAMILIES: dict[str, TaskFamily] = {
+    FOUR_CORNER.name: FOUR_CORNER,
+    GOAL_2D.name: GOAL_2D,
+}
+
+
+def get_task_family(name: str) -> TaskFamily:
+    """The task family called ``name``; raises KeyError listing the known names."""
+    try:
+        return TASK_FAMILIES[name]
+    except KeyError:
+        raise KeyError(f"unknown task {name!r}; known: {', '.join(TASK_FAMILIES)}") from None
+
+
+__all__ = [
+    "TASK_FAMILIES",
+    "ObsNormalizer",
+    "Rollouts",
+    "TaskFamily",
+    "fixed_tasks",
+    "get_task_family",
+    "sample_tasks",
+]

@@ -1,0 +1,96 @@
+"""The task-family interface shared by every task: point navigation, MuJoCo, cart-pole.
+
+A task family samples tasks as rows of a float array (a corner, a goal, a direction)
+and rolls out a batch of B parameter vectors on B tasks in one call that steps all B
+episodes together. Python loops only over time steps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import numpy as np
+
+Split = Literal["train", "test"]
+
+
+@dataclass(frozen=True)
+class ObsNormalizer:
+    """Fixed observation statistics used by a policy: ``(obs - mean) / std``."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @staticmethod
+    def identity(obs_dim: int) -> ObsNormalizer:
+        return ObsNormalizer(np.zeros(obs_dim), np.ones(obs_dim))
+
+    def __call__(self, observations: np.ndarray) -> np.ndarray:
+        return (observations - self.mean) / self.std
+
+
+@dataclass
+class Rollouts:
+    """What a batched rollout returns: one entry per row of the batch.
+
+    ``state_sum`` and ``state_sq_sum`` add up every observation the policy saw, for the
+    running observation normaliser; ``observations`` is the full path (B, T+1, obs_dim)
+    when recording was asked for (rows that ended early repeat their last observation).
+    """
+
+    returns: np.ndarray
+    lengths: np.ndarray
+    state_sum: np.ndarray
+    state_sq_sum: np.ndarray
+    observations: np.ndarray | None = None
+
+
+class BatchPolicy(Protocol):
+    """Anything that maps (B, P) parameters and (B, obs_dim) observations to actions."""
+
+    def act(self, params: np.ndarray, observations: np.ndarray) -> np.ndarray: ...
+
+
+class TaskFamily(Protocol):
+    """A distribution over tasks that can roll out many policies on many tasks at once."""
+
+    name: str
+    obs_dim: int
+    act_dim: int
+    task_dim: int
+    horizon: int
+
+    def task_params(self, task_ids: np.ndarray) -> np.ndarray:
+        """Task parameters (len(task_ids), task_dim) of the numbered tasks."""
+        ...
+
+    def split_ids(self, split: Split) -> np.ndarray:
+        """The task ids that belong to a split (train and test never overlap)."""
+        ...
+
+    def rollout(
+        self,
+        policy: BatchPolicy,
+        params: np.ndarray,
+        tasks: np.ndarray,
+        normalizer: ObsNormalizer,
+        *,
+        horizon: int | None = None,
+        record: bool = False,
+        rng: np.random.Generator | None = None,
+    ) -> Rollouts:
+        """Roll out params[b] on tasks[b] for every b, all in one batched simulation."""
+        ...
+
+
+def sample_tasks(family: TaskFamily, rng: np.random.Generator, n: int, split: Split) -> np.ndarray:
+    """Draw n tasks uniformly (with replacement) from a split of a family."""
+    ids = rng.choice(family.split_ids(split), size=n)
+    return family.task_params(ids)
+
+
+def fixed_tasks(family: TaskFamily, n: int, split: Split = "test") -> np.ndarray:
+    """The first n tasks of a split, cycling if the split is smaller: a fixed evaluation set."""
+    ids = family.split_ids(split)
+    return family.task_params(ids[np.arange(n) % len(ids)])

@@ -1,0 +1,178 @@
+"""The meta-training loop shared by every method: one ``step()`` is one meta-iteration.
+
+``Trainer`` owns the state (parameters, optimizer state, observation statistics, the
+random generator, counters) and delegates the meta-gradient to a learner
+(``ZeroOrderESMAML``, ``FirstOrderESMAML``, later ``PGMAML``). The CLI, the tests and
+the dashboard all drive this one loop and read ``IterationResult``s from it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from esmaml_core.config import TrainConfig
+from esmaml_core.es_maml import FirstOrderESMAML, MetaGradient, ProbeTrajectories, ZeroOrderESMAML
+from esmaml_core.evaluation import BatchEvaluator, RunningObsStats
+from esmaml_core.optimizers import ascent_step, init_optimizer_state
+from esmaml_core.policies import MLPPolicy, make_policy
+from esmaml_core.tasks import TaskFamily, get_task_family
+
+
+class DivergenceError(RuntimeError):
+    """Training produced NaN or inf; the trainer's state is left at the last good iteration."""
+
+
+class MetaLearner(Protocol):
+    def meta_gradient(
+        self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
+    ) -> MetaGradient: ...
+
+
+@dataclass(frozen=True)
+class IterationResult:
+    """What one meta-iteration did. ``env_steps`` and ``wall_time`` are run totals."""
+
+    iteration: int
+    pre_adaptation_return: float
+    pre_adaptation_std: float
+    post_adaptation_return: float
+    post_adaptation_std: float
+    env_steps: int
+    wall_time: float
+    iteration_seconds: float
+    probe: ProbeTrajectories | None = None
+
+    def metrics(self) -> dict:
+        """The JSON line of metrics.jsonl."""
+        return {
+            "iteration": self.iteration,
+            "pre_adaptation_return": self.pre_adaptation_return,
+            "pre_adaptation_std": self.pre_adaptation_std,
+            "post_adaptation_return": self.post_adaptation_return,
+            "post_adaptation_std": self.post_adaptation_std,
+            "env_steps": self.env_steps,
+            "wall_time": self.wall_time,
+            "iteration_seconds": self.iteration_seconds,
+        }
+
+
+@dataclass
+class TrainerState:
+    iteration: int
+    params: np.ndarray
+    optimizer_state: dict[str, np.ndarray]
+    obs_stats: RunningObsStats
+    rng: np.random.Generator
+    env_steps: int = 0
+    wall_time: float = 0.0
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """Plain arrays (no objects) for an ``allow_pickle=False`` checkpoint."""
+        arrays = {
+            "iteration": np.array(self.iteration),
+            "params": self.params,
+            "obs_count": np.array(self.obs_stats.count),
+            "obs_sum": self.obs_stats.total,
+            "obs_sq_sum": self.obs_stats.total_sq,
+            "rng_state": np.array(json.dumps(self.rng.bit_generator.state)),
+            "env_steps": np.array(self.env_steps),
+            "wall_time": np.array(self.wall_time),
+        }
+        arrays.update({f"optimizer_{key}": value for key, value in self.optimizer_state.items()})
+        return arrays
+
+    @staticmethod
+    def from_arrays(arrays: dict[str, np.ndarray]) -> TrainerState:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = json.loads(str(arrays["rng_state"]))
+        return TrainerState(
+            iteration=int(arrays["iteration"]),
+            params=np.array(arrays["params"], dtype=float),
+            optimizer_state={
+                key.removeprefix("optimizer_"): np.array(value)
+                for key, value in arrays.items()
+                if key.startswith("optimizer_")
+            },
+            obs_stats=RunningObsStats(
+                float(arrays["obs_count"]), np.array(arrays["obs_sum"]), np.array(arrays["obs_sq_sum"])
+            ),
+            rng=rng,
+            env_steps=int(arrays["env_steps"]),
+            wall_time=float(arrays["wall_time"]),
+        )
+
+
+class Trainer:
+    """Meta-trains a policy with a learner; ``step()`` advances one iteration."""
+
+    def __init__(self, config: TrainConfig, learner: MetaLearner, family: TaskFamily, policy: MLPPolicy):
+        self.config, self.learner, self.family, self.policy = config, learner, family, policy
+        rng = np.random.default_rng(config.seed)
+        self.state = TrainerState(
+            iteration=0,
+            params=policy.init(rng),
+            optimizer_state=init_optimizer_state(config.optimizer, policy.num_params),
+            obs_stats=RunningObsStats.empty(family.obs_dim),
+            rng=rng,
+        )
+
+    def evaluator(self) -> BatchEvaluator:
+        """A fresh evaluator with the current observation normaliser (fixed within an iteration)."""
+        normalizer = self.state.obs_stats.normalizer() if self.config.obs_norm else None
+        if normalizer is None:
+            normalizer = RunningObsStats.empty(self.family.obs_dim).normalizer()
+        return BatchEvaluator(self.family, self.policy, normalizer, self.config.horizon, self.state.rng)
+
+    def step(self, probe: bool = False) -> IterationResult:
+        """Run one meta-iteration; raises DivergenceError (state unchanged) on NaN/inf."""
+        started = time.perf_counter()
+        state = self.state
+        evaluate = self.evaluator()
+        result = self.learner.meta_gradient(state.params, evaluate, state.rng, probe=probe)
+        params, optimizer_state = ascent_step(
+            self.config.optimizer, state.params, result.gradient, state.optimizer_state, self.config.lr
+        )
+        finite = [result.gradient, params, result.pre_adaptation_returns, result.post_adaptation_returns]
+        if not all(np.all(np.isfinite(values)) for values in finite):
+            raise DivergenceError(
+                f"iteration {state.iteration + 1} produced NaN or inf (returns, gradient or parameters); "
+                "try a smaller --lr or --alpha"
+            )
+        seconds = time.perf_counter() - started
+        self.state = TrainerState(
+            iteration=state.iteration + 1,
+            params=params,
+            optimizer_state=optimizer_state,
+            obs_stats=state.obs_stats.added(evaluate.state_count, evaluate.state_sum, evaluate.state_sq_sum),
+            rng=state.rng,
+            env_steps=state.env_steps + evaluate.env_steps,
+            wall_time=state.wall_time + seconds,
+        )
+        return IterationResult(
+            iteration=self.state.iteration,
+            pre_adaptation_return=float(np.mean(result.pre_adaptation_returns)),
+            pre_adaptation_std=float(np.std(result.pre_adaptation_returns)),
+            post_adaptation_return=float(np.mean(result.post_adaptation_returns)),
+            post_adaptation_std=float(np.std(result.post_adaptation_returns)),
+            env_steps=self.state.env_steps,
+            wall_time=self.state.wall_time,
+            iteration_seconds=seconds,
+            probe=result.probe,
+        )
+
+
+LEARNERS = {"es_maml": ZeroOrderESMAML, "es_maml_first_order": FirstOrderESMAML}
+
+
+def make_trainer(config: TrainConfig) -> Trainer:
+    """A trainer at iteration 0 for a validated config."""
+    config.validate()
+    family = get_task_family(config.task)
+    policy = make_policy(family.obs_dim, family.act_dim, config.hidden_sizes)
+    learner = LEARNERS[config.method](config, family)
+    return Trainer(config, learner, family, policy)

@@ -29,6 +29,7 @@ from esmaml_core.adaptation import AdaptationResult, make_operator
 from esmaml_core.config import TrainConfig
 from esmaml_core.evaluation import BatchEvaluator, Evaluation
 from esmaml_core.fitness import shape_fitness, zscore
+from esmaml_core.policies import make_policy
 from esmaml_core.sampling import make_sampler
 from esmaml_core.tasks.base import TaskFamily, fixed_tasks, sample_tasks
 
@@ -81,6 +82,7 @@ class ZeroOrderESMAML:
 
     def __init__(self, config: TrainConfig, family: TaskFamily):
         self.config, self.family = config, family
+        self.policy = make_policy(family.obs_dim, family.act_dim, config.hidden_sizes)
         self.operator = make_operator(config.operator, config.queries, config.adaptation_sigma, config.alpha)
         self.sampler = make_sampler(config.sampler, config.sigma)
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
@@ -117,6 +119,7 @@ class FirstOrderESMAML:
 
     def __init__(self, config: TrainConfig, family: TaskFamily):
         self.config, self.family = config, family
+        self.policy = make_policy(family.obs_dim, family.act_dim, config.hidden_sizes)
         self.operator = make_operator(config.operator, config.queries, config.adaptation_sigma, config.alpha)
         self.sampler = make_sampler(config.sampler, config.sigma)
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, TaskFamily
+from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, Rollouts, TaskFamily
 
 
 @dataclass(frozen=True)
@@ -64,25 +64,35 @@ class BatchEvaluator:
         self.state_sum = np.zeros(self.family.obs_dim)
         self.state_sq_sum = np.zeros(self.family.obs_dim)
 
-    def __call__(self, params: np.ndarray, tasks: np.ndarray, record: bool = False) -> Evaluation:
-        """Roll out ``params`` (M, ..., P) where row m runs on ``tasks[m]`` (M, task_dim)."""
-        lead = params.shape[:-1]
-        row_tasks = tasks.reshape(len(tasks), *([1] * (len(lead) - 1)), tasks.shape[-1])
-        row_tasks = np.broadcast_to(row_tasks, (*lead, tasks.shape[-1]))
+    def rollout(
+        self, params: np.ndarray, tasks: np.ndarray, record: bool = False, policy: BatchPolicy | None = None
+    ) -> Rollouts:
+        """One batched rollout of rows ``params`` (B, P) on ``tasks`` (B, task_dim), counted.
+
+        ``policy`` overrides the evaluator's own (e.g. a stochastic policy for PG-MAML).
+        """
         rollouts = self.family.rollout(
-            self.policy,
-            params.reshape(-1, params.shape[-1]),
-            row_tasks.reshape(-1, tasks.shape[-1]),
+            self.policy if policy is None else policy,
+            params,
+            tasks,
             self.normalizer,
+            noise=self.family.initial_noise(self.rng, len(params)),
             horizon=self.horizon,
             record=record,
-            rng=self.rng,
         )
         steps = int(rollouts.lengths.sum())
         self.env_steps += steps
         self.state_count += steps
         self.state_sum += rollouts.state_sum
         self.state_sq_sum += rollouts.state_sq_sum
+        return rollouts
+
+    def __call__(self, params: np.ndarray, tasks: np.ndarray, record: bool = False) -> Evaluation:
+        """Roll out ``params`` (M, ..., P) where row m runs on ``tasks[m]`` (M, task_dim)."""
+        lead = params.shape[:-1]
+        row_tasks = tasks.reshape(len(tasks), *([1] * (len(lead) - 1)), tasks.shape[-1])
+        row_tasks = np.broadcast_to(row_tasks, (*lead, tasks.shape[-1]))
+        rollouts = self.rollout(params.reshape(-1, params.shape[-1]), row_tasks.reshape(-1, tasks.shape[-1]), record)
         observations = None
         if rollouts.observations is not None:
             observations = rollouts.observations.reshape(*lead, *rollouts.observations.shape[1:])

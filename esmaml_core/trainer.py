@@ -19,7 +19,7 @@ from esmaml_core.config import TrainConfig
 from esmaml_core.es_maml import FirstOrderESMAML, MetaGradient, ProbeTrajectories, ZeroOrderESMAML
 from esmaml_core.evaluation import BatchEvaluator, RunningObsStats
 from esmaml_core.optimizers import ascent_step, init_optimizer_state
-from esmaml_core.policies import MLPPolicy, make_policy
+from esmaml_core.policies import MLPPolicy
 from esmaml_core.tasks import TaskFamily, get_task_family
 
 
@@ -28,6 +28,10 @@ class DivergenceError(RuntimeError):
 
 
 class MetaLearner(Protocol):
+    """A method: it owns the policy whose flat parameters the trainer optimises."""
+
+    policy: MLPPolicy
+
     def meta_gradient(
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
     ) -> MetaGradient: ...
@@ -173,6 +177,5 @@ def make_trainer(config: TrainConfig) -> Trainer:
     """A trainer at iteration 0 for a validated config."""
     config.validate()
     family = get_task_family(config.task)
-    policy = make_policy(family.obs_dim, family.act_dim, config.hidden_sizes)
     learner = LEARNERS[config.method](config, family)
-    return Trainer(config, learner, family, policy)
+    return Trainer(config, learner, family, learner.policy)

@@ -35,8 +35,10 @@ class Rollouts:
     """What a batched rollout returns: one entry per row of the batch.
 
     ``state_sum`` and ``state_sq_sum`` add up every observation the policy saw, for the
-    running observation normaliser; ``observations`` is the full path (B, T+1, obs_dim)
-    when recording was asked for (rows that ended early repeat their last observation).
+    running observation normaliser. When recording was asked for, ``observations`` is the
+    full path (B, T+1, obs_dim) (rows that ended early repeat their last observation),
+    ``actions`` (B, T, act_dim) the actions the policy chose and ``rewards`` (B, T) the
+    rewards, both zero past a row's ``lengths``.
     """
 
     returns: np.ndarray
@@ -44,6 +46,8 @@ class Rollouts:
     state_sum: np.ndarray
     state_sq_sum: np.ndarray
     observations: np.ndarray | None = None
+    actions: np.ndarray | None = None
+    rewards: np.ndarray | None = None
 
 
 class BatchPolicy(Protocol):
@@ -69,6 +73,14 @@ class TaskFamily(Protocol):
         """The task ids that belong to a split (train and test never overlap)."""
         ...
 
+    def initial_noise(self, rng: np.random.Generator, batch: int) -> np.ndarray:
+        """All randomness of ``batch`` episodes' starts, drawn up front: (batch, noise_dim).
+
+        Drawing it in the caller, in row order, makes a rollout a pure function of its
+        inputs, so splitting rows across processes or machines cannot change results.
+        """
+        ...
+
     def rollout(
         self,
         policy: BatchPolicy,
@@ -76,11 +88,11 @@ class TaskFamily(Protocol):
         tasks: np.ndarray,
         normalizer: ObsNormalizer,
         *,
+        noise: np.ndarray | None = None,
         horizon: int | None = None,
         record: bool = False,
-        rng: np.random.Generator | None = None,
     ) -> Rollouts:
-        """Roll out params[b] on tasks[b] for every b, all in one batched simulation."""
+        """Roll out params[b] on tasks[b] from start noise[b] for every b, in one batched simulation."""
         ...
 
 

@@ -75,6 +75,10 @@ class PointTaskFamily:
     def initial_positions(self, batch: int) -> np.ndarray:
         return np.zeros((batch, 2))
 
+    def initial_noise(self, rng: np.random.Generator, batch: int) -> np.ndarray:
+        """Point tasks start deterministically at the origin: no noise."""
+        return np.zeros((batch, 0))
+
     def step(
         self, positions: np.ndarray, actions: np.ndarray, goals: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,11 +97,11 @@ class PointTaskFamily:
         tasks: np.ndarray,
         normalizer: ObsNormalizer,
         *,
+        noise: np.ndarray | None = None,
         horizon: int | None = None,
         record: bool = False,
-        rng: np.random.Generator | None = None,
     ) -> Rollouts:
-        """Roll out params[b] on goal tasks[b] for all b at once (deterministic; rng unused).
+        """Roll out params[b] on goal tasks[b] for all b at once (deterministic: no noise).
 
         Rows that have terminated keep their position and collect no more reward.
         """
@@ -110,6 +114,8 @@ class PointTaskFamily:
         state_sq_sum = np.zeros(self.obs_dim)
         active = np.ones(batch, dtype=bool)
         path = np.empty((batch, horizon + 1, 2)) if record else None
+        action_log = np.zeros((batch, horizon, self.act_dim)) if record else None
+        reward_log = np.zeros((batch, horizon)) if record else None
         if record:
             path[:, 0] = positions
         for t in range(horizon):
@@ -123,12 +129,14 @@ class PointTaskFamily:
             lengths += active
             if record:
                 path[:, t + 1] = positions
+                action_log[:, t] = np.where(live, actions, 0.0)
+                reward_log[:, t] = np.where(active, rewards, 0.0)
             active &= ~done
             if not active.any():
                 if record:
                     path[:, t + 2 :] = positions[:, None]
                 break
-        return Rollouts(returns, lengths, state_sum, state_sq_sum, path)
+        return Rollouts(returns, lengths, state_sum, state_sq_sum, path, action_log, reward_log)
 
 
 FOUR_CORNER = PointTaskFamily(name="four_corner", position_clip=5.0, reward_fn=_corner_reward, goal_fn=_corner_goals)

@@ -77,8 +77,28 @@ def probe_trajectories(
     )
 
 
-class ZeroOrderESMAML:
-    """Zero-order ES-MAML: any adaptation operator, antithetic/orthogonal/DPP directions."""
+@dataclass(frozen=True)
+class AdaptationOutcome:
+    """Returns of a meta-policy on some tasks before and after adaptation (and paths if recorded)."""
+
+    pre_adaptation_returns: np.ndarray
+    post_adaptation_returns: np.ndarray
+    probe: ProbeTrajectories | None = None
+
+
+def adapt_and_evaluate(
+    operator, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
+) -> AdaptationOutcome:
+    """Adapt ``params`` to each task with ``operator`` and roll out the adapted policies."""
+    starts = np.broadcast_to(params, (len(tasks), len(params)))
+    adaptation = operator.adapt(evaluate, starts, tasks, rng, record=record)
+    adapted = evaluate(adaptation.adapted_params, tasks, record=record)
+    probe = probe_trajectories(adaptation, adapted, slice(None), tasks) if record else None
+    return AdaptationOutcome(adaptation.start_returns, adapted.returns, probe)
+
+
+class ESLearnerBase:
+    """What both ES-MAML learners share: policy, operator, sampler, evaluation tasks."""
 
     def __init__(self, config: TrainConfig, family: TaskFamily):
         self.config, self.family = config, family
@@ -86,6 +106,15 @@ class ZeroOrderESMAML:
         self.operator = make_operator(config.operator, config.queries, config.adaptation_sigma, config.alpha)
         self.sampler = make_sampler(config.sampler, config.sigma)
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
+
+    def evaluate_adaptation(
+        self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
+    ) -> AdaptationOutcome:
+        return adapt_and_evaluate(self.operator, params, evaluate, tasks, rng, record)
+
+
+class ZeroOrderESMAML(ESLearnerBase):
+    """Zero-order ES-MAML: any adaptation operator, antithetic/orthogonal/DPP directions."""
 
     def meta_gradient(
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
@@ -114,15 +143,8 @@ class ZeroOrderESMAML:
         )
 
 
-class FirstOrderESMAML:
+class FirstOrderESMAML(ESLearnerBase):
     """First-order ES-MAML through the ES-gradient operator, optionally with its ES Hessian."""
-
-    def __init__(self, config: TrainConfig, family: TaskFamily):
-        self.config, self.family = config, family
-        self.policy = make_policy(family.obs_dim, family.act_dim, config.hidden_sizes)
-        self.operator = make_operator(config.operator, config.queries, config.adaptation_sigma, config.alpha)
-        self.sampler = make_sampler(config.sampler, config.sigma)
-        self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
 
     def meta_gradient(
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False

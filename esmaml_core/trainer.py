@@ -16,11 +16,18 @@ from typing import Protocol
 import numpy as np
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.es_maml import FirstOrderESMAML, MetaGradient, ProbeTrajectories, ZeroOrderESMAML
+from esmaml_core.es_maml import (
+    AdaptationOutcome,
+    FirstOrderESMAML,
+    MetaGradient,
+    ProbeTrajectories,
+    ZeroOrderESMAML,
+)
 from esmaml_core.evaluation import BatchEvaluator, RunningObsStats
 from esmaml_core.optimizers import ascent_step, init_optimizer_state
 from esmaml_core.policies import MLPPolicy
-from esmaml_core.tasks import TaskFamily, get_task_family
+from esmaml_core.tasks import TaskFamily, fixed_tasks, get_task_family
+from esmaml_core.tasks.base import Split
 
 
 class DivergenceError(RuntimeError):
@@ -35,6 +42,10 @@ class MetaLearner(Protocol):
     def meta_gradient(
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
     ) -> MetaGradient: ...
+
+    def evaluate_adaptation(
+        self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
+    ) -> AdaptationOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -127,10 +138,19 @@ class Trainer:
 
     def evaluator(self) -> BatchEvaluator:
         """A fresh evaluator with the current observation normaliser (fixed within an iteration)."""
-        normalizer = self.state.obs_stats.normalizer() if self.config.obs_norm else None
-        if normalizer is None:
-            normalizer = RunningObsStats.empty(self.family.obs_dim).normalizer()
+        stats = self.state.obs_stats if self.config.obs_norm else RunningObsStats.empty(self.family.obs_dim)
+        normalizer = stats.normalizer()
         return BatchEvaluator(self.family, self.policy, normalizer, self.config.horizon, self.state.rng)
+
+    def evaluate(self, num_tasks: int, split: Split = "test", seed: int = 0, record: bool = False) -> AdaptationOutcome:
+        """Adapt the current meta-policy to the first ``num_tasks`` tasks of a split and score it.
+
+        Uses its own generator (from ``seed``), so evaluating never changes the training run.
+        """
+        evaluate = self.evaluator()
+        evaluate.rng = np.random.default_rng(seed)
+        tasks = fixed_tasks(self.family, num_tasks, split)
+        return self.learner.evaluate_adaptation(self.state.params, evaluate, tasks, evaluate.rng, record=record)
 
     def step(self, probe: bool = False) -> IterationResult:
         """Run one meta-iteration; raises DivergenceError (state unchanged) on NaN/inf."""

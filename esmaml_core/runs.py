@@ -104,8 +104,9 @@ class RunStore:
                 )
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
-        atomic_write(path / CONFIG_FILE, json.dumps(config.to_dict(), indent=2).encode())
-        return RunStore(path)
+        store = RunStore(path)
+        store.write_config(config)
+        return store
 
     @staticmethod
     def open(path: str | Path) -> RunStore:
@@ -117,6 +118,9 @@ class RunStore:
     @property
     def name(self) -> str:
         return self.path.name
+
+    def write_config(self, config: TrainConfig) -> None:
+        atomic_write(self.path / CONFIG_FILE, json.dumps(config.to_dict(), indent=2).encode())
 
     def config(self) -> TrainConfig:
         try:

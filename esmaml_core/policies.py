@@ -4,7 +4,13 @@ A policy is a shape, not weights: ``params`` is a (B, P) array with one flat vec
 per row, and ``act`` evaluates all B policies on their own observations in one pass.
 The layout of a flat vector is, layer by layer, the weight matrix (out x in, row-major)
 then the bias. Hidden layers use tanh, and so does the output (actions in [-1, 1]),
-as in the ES-MAML reference code. Weights start N(0, 2 / fan_in), biases at zero.
+as in the ES-MAML reference code.
+
+Initialisation: hidden-layer weights N(0, 2 / fan_in), biases zero, and the output layer
+all zero, so the initial policy outputs 0 everywhere (the linear policy starts at zero,
+as in ARS, Mania et al. 2018). The reference code draws the output layer like the others;
+on Four Corner that random linear map often pins the agent near the origin, where the
+sparse reward gives ES no signal (docs/ARCHITECTURE.md has the measurements).
 """
 
 from __future__ import annotations
@@ -34,11 +40,13 @@ class MLPPolicy:
         return sum(fan_out * fan_in + fan_out for fan_out, fan_in in self.layer_shapes)
 
     def init(self, rng: np.random.Generator) -> np.ndarray:
-        """A fresh flat parameter vector: weights N(0, 2/fan_in), zero biases."""
+        """A fresh flat parameter vector: hidden weights N(0, 2/fan_in), zero biases, zero output layer."""
         pieces = []
-        for fan_out, fan_in in self.layer_shapes:
+        for fan_out, fan_in in self.layer_shapes[:-1]:
             pieces.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), fan_out * fan_in))
             pieces.append(np.zeros(fan_out))
+        fan_out, fan_in = self.layer_shapes[-1]
+        pieces.append(np.zeros(fan_out * fan_in + fan_out))
         return np.concatenate(pieces)
 
     def layers(self, params: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

@@ -1,0 +1,91 @@
+"""The command line as a user runs it: one-line errors with exit 2, train, resume, eval."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from esmaml_core.cli import TRAIN_OPTIONS, build_parser, flag
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--task", "goal_2d", "--perturbations", "6", "--queries", "3", "--eval-tasks", "2", "--probe-tasks", "0"]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "esmaml_core", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "args, mentions",
+    [
+        (["--sigma", "-1"], ["--sigma", "-1.0", "> 0"]),
+        (["--sigma", "0"], ["--sigma", "> 0"]),
+        (["--alpha", "nan"], ["--alpha", "nan", "finite"]),
+        (["--lr", "inf"], ["--lr", "inf", "finite"]),
+        (["--queries", "0"], ["--queries", ">= 1"]),
+        (["--iterations", "-5"], ["--iterations", "-5", ">= 0"]),
+        (["--task", "moon"], ["--task", "moon", "four_corner"]),
+        (["--operator", "newton"], ["--operator", "newton", "hill_climb"]),
+        (["--policy", "transformer"], ["--policy", "transformer", "linear"]),
+        (["--method", "reptile"], ["--method", "reptile", "es_maml"]),
+        (["--hidden", "16"], ["--hidden", "--policy mlp"]),
+        (["--sigma", "abc"], ["--sigma", "abc"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_without_traceback(tmp_path, args, mentions):
+    result = cli("train", *args, "--out", str(tmp_path / "run"))
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.stderr
+    for word in mentions:
+        assert word in lines[0]
+    assert not (tmp_path / "run").exists()
+
+
+def test_train_resume_and_eval(tmp_path):
+    run = str(tmp_path / "demo")
+    first = cli("train", *FAST, "--iterations", "3", "--seed", "0", "--out", run)
+    assert first.returncode == 0, first.stderr
+    assert "3/3" in first.stderr and "post" in first.stderr  # the progress line
+    assert len(Path(run, "metrics.jsonl").read_text().splitlines()) == 3
+
+    again = cli("train", *FAST, "--iterations", "3", "--out", run)
+    assert again.returncode == 2 and "--resume" in again.stderr and "--force" in again.stderr
+
+    mismatch = cli("train", "--out", run, "--resume", "--sigma", "0.3")
+    assert mismatch.returncode == 2 and "--sigma" in mismatch.stderr and "0.1" in mismatch.stderr
+
+    resumed = cli("train", "--out", run, "--resume", "--iterations", "5", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(Path(run, "metrics.jsonl").read_text().splitlines()) == 5
+
+    evaluated = cli("eval", "--run", run, "--tasks", "4", "--json")
+    assert evaluated.returncode == 0, evaluated.stderr
+    summary = json.loads(evaluated.stdout)
+    assert summary["iteration"] == 5 and summary["tasks"] == 4
+    text = cli("eval", "--run", run, "--tasks", "4")
+    assert "pre-adaptation return" in text.stdout and "post-adaptation return" in text.stdout
+
+    forced = cli("train", *FAST, "--iterations", "1", "--out", run, "--force", "--quiet")
+    assert forced.returncode == 0 and len(Path(run, "metrics.jsonl").read_text().splitlines()) == 1
+
+
+def test_eval_refuses_a_missing_run_and_bad_task_count(tmp_path):
+    missing = cli("eval", "--run", str(tmp_path / "nothing"))
+    assert missing.returncode == 2 and "not a run folder" in missing.stderr
+    assert "Traceback" not in missing.stderr
+
+
+def test_help_documents_every_option():
+    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
+    for field, _ in TRAIN_OPTIONS:
+        assert flag(field) in text
+    for name in ("--out", "--resume", "--force", "--hessian"):
+        assert name in text

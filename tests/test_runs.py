@@ -1,0 +1,113 @@
+"""The run store: bit-for-bit resume, refused corrupt checkpoints, divergence keeps the last good state."""
+
+import json
+
+import numpy as np
+import pytest
+
+from esmaml_core.config import TrainConfig
+from esmaml_core.runs import CheckpointError, RunStore, RunStoreError, load_checkpoint, run_training
+from esmaml_core.trainer import DivergenceError
+
+SMALL = dict(task="goal_2d", operator="hill_climb", perturbations=8, queries=4, eval_tasks=3, probe_tasks=0)
+
+
+def train(path, iterations, resume=False, **overrides):
+    config = TrainConfig(iterations=iterations, **{**SMALL, **overrides})
+    store = RunStore.open(path) if resume else RunStore.create(path, config)
+    if resume:
+        store.write_config(config)
+    trainer, warnings = store.restore_trainer()
+    results = list(run_training(trainer, store, iterations))
+    return store, trainer, results, warnings
+
+
+def without_wall_time(rows):
+    return [{k: v for k, v in row.items() if k not in ("wall_time", "iteration_seconds")} for row in rows]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_train_20_equals_train_10_then_resume_10(tmp_path, optimizer):
+    straight, straight_trainer, _, _ = train(tmp_path / "straight", 20, optimizer=optimizer)
+    train(tmp_path / "split", 10, optimizer=optimizer)
+    split, split_trainer, _, _ = train(tmp_path / "split", 20, resume=True, optimizer=optimizer)
+    np.testing.assert_array_equal(straight_trainer.state.params, split_trainer.state.params)
+    assert without_wall_time(straight.read_metrics()) == without_wall_time(split.read_metrics())
+    assert [row["iteration"] for row in split.read_metrics()] == list(range(1, 21))
+
+
+def test_metrics_lines_have_the_documented_keys(tmp_path):
+    store, _, results, _ = train(tmp_path / "run", 3)
+    rows = store.read_metrics()
+    assert len(rows) == 3
+    for row, result in zip(rows, results, strict=True):
+        assert {"iteration", "pre_adaptation_return", "post_adaptation_return", "env_steps", "wall_time"} <= set(row)
+        assert row["post_adaptation_return"] == result.post_adaptation_return
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["task"] == "goal_2d"
+    assert not list((tmp_path / "run").rglob("*.tmp")), "no temporary files are left behind"
+
+
+def test_corrupted_checkpoint_is_refused_and_the_previous_one_is_used(tmp_path):
+    store, _, _, _ = train(tmp_path / "run", 4)
+    newest = store.checkpoints()[-1]
+    data = newest.read_bytes()
+    newest.write_bytes(data[: len(data) // 2])  # truncated, as by a crash mid-copy
+    with pytest.raises(CheckpointError, match="truncated or corrupted"):
+        load_checkpoint(newest)
+    trainer, warnings = store.restore_trainer()
+    assert trainer.state.iteration == 3
+    assert len(warnings) == 1 and newest.name in warnings[0]
+    assert [row["iteration"] for row in store.read_metrics()] == [1, 2, 3]
+
+
+def test_flipped_bytes_are_detected(tmp_path):
+    store, _, _, _ = train(tmp_path / "run", 2)
+    newest = store.checkpoints()[-1]
+    data = bytearray(newest.read_bytes())
+    middle = len(data) // 3
+    data[middle : middle + 16] = bytes(16)
+    newest.write_bytes(bytes(data))
+    with pytest.raises(CheckpointError):
+        load_checkpoint(newest)
+
+
+def test_resumed_run_continues_after_a_crash_left_a_torn_metrics_line(tmp_path):
+    store, _, _, _ = train(tmp_path / "run", 3)
+    with open(store.path / "metrics.jsonl", "a") as handle:
+        handle.write('{"iteration": 4, "pre_adapt')
+    assert len(store.read_metrics()) == 3
+    store, trainer, _, _ = train(tmp_path / "run", 5, resume=True)
+    assert [row["iteration"] for row in store.read_metrics()] == [1, 2, 3, 4, 5]
+
+
+def test_existing_folder_needs_force(tmp_path):
+    train(tmp_path / "run", 1)
+    with pytest.raises(RunStoreError, match="--resume"):
+        RunStore.create(tmp_path / "run", TrainConfig())
+    RunStore.create(tmp_path / "run", TrainConfig(), force=True)
+    assert RunStore.open(tmp_path / "run").read_metrics() == []
+    with pytest.raises(RunStoreError, match="not a run folder"):
+        RunStore.open(tmp_path / "nowhere")
+
+
+def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
+    config = TrainConfig(iterations=5, **SMALL)
+    store = RunStore.create(tmp_path / "run", config)
+    trainer, _ = store.restore_trainer()
+    training = run_training(trainer, store, 5)
+    next(training), next(training)
+    good_params = trainer.state.params.copy()
+    original = trainer.learner.meta_gradient
+
+    def poisoned(*args, **kwargs):
+        result = original(*args, **kwargs)
+        result.gradient[0] = np.nan
+        return result
+
+    trainer.learner.meta_gradient = poisoned
+    with pytest.raises(DivergenceError, match="NaN or inf"):
+        next(training)
+    np.testing.assert_array_equal(trainer.state.params, good_params)
+    restored, _ = store.restore_trainer()
+    assert restored.state.iteration == 2
+    np.testing.assert_array_equal(restored.state.params, good_params)

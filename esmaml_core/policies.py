@@ -65,8 +65,25 @@ class MLPPolicy:
         """Actions (B, act_dim) of the B policies ``params`` (B, P) at ``observations`` (B, obs_dim)."""
         hidden = observations
         for weights, bias in self.layers(params):
-            hidden = np.tanh(np.matmul(weights, hidden[..., None])[..., 0] + bias)
+            hidden = np.tanh(batched_matvec(weights, hidden) + bias)
         return hidden
+
+
+NARROW_LAYER = 8
+
+
+def batched_matvec(weights: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+    """weights[b] @ vectors[b] for every row b: (B, out, in), (B, in) -> (B, out).
+
+    Narrow inputs (the linear policy's 2-D positions) go column by column, which avoids
+    numpy's per-row overhead for tiny matrices; wider ones use einsum.
+    """
+    if weights.shape[-1] > NARROW_LAYER:
+        return np.einsum("boi,bi->bo", weights, vectors)
+    total = weights[..., 0] * vectors[..., 0, None]
+    for column in range(1, weights.shape[-1]):
+        total += weights[..., column] * vectors[..., column, None]
+    return total
 
 
 def make_policy(obs_dim: int, act_dim: int, hidden: tuple[int, ...] = ()) -> MLPPolicy:

@@ -29,13 +29,18 @@ ACTION_CLIP = 0.1
 CORNERS = np.array([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]])
 
 
+def _squared_distance(positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """|p - g|^2 row by row, as two column operations (much faster than a sum over a length-2 axis)."""
+    dx, dy = positions[:, 0] - goals[:, 0], positions[:, 1] - goals[:, 1]
+    return dx * dx + dy * dy
+
+
 def _corner_reward(positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
-    squared_distance = np.sum((positions - goals) ** 2, axis=-1)
-    return -4.0 + np.maximum(0.0, 4.0 - squared_distance)
+    return -4.0 + np.maximum(0.0, 4.0 - _squared_distance(positions, goals))
 
 
 def _goal_reward(positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
-    return -np.sum((positions - goals) ** 2, axis=-1)
+    return -_squared_distance(positions, goals)
 
 
 def _corner_goals(task_ids: np.ndarray) -> np.ndarray:
@@ -120,8 +125,9 @@ class PointTaskFamily:
             path[:, 0] = positions
         for t in range(horizon):
             live = active[:, None]
-            state_sum += np.sum(positions, axis=0, where=live)
-            state_sq_sum += np.sum(positions**2, axis=0, where=live)
+            counted = active.astype(float)
+            state_sum += counted @ positions
+            state_sq_sum += counted @ (positions * positions)
             actions = policy.act(params, normalizer(positions))
             moved, rewards, done = self.step(positions, actions, tasks)
             positions = np.where(live, moved, positions)

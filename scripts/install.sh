@@ -29,4 +29,6 @@ fi
 
 requirements=requirements.txt
 (( dev )) && requirements=requirements-dev.txt
-python -m pip install -q --disable-pip-version-check -r "$requirements"
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore -r "$requirements"
+# The package itself, editable: `python -m esmaml_core` and the app import it from anywhere.
+python -m pip install -q --disable-pip-version-check --root-user-action=ignore --no-deps -e .

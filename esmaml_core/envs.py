@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
 from esmaml_core.tasks.point import FOUR_CORNER, GOAL_2D, PointTaskFamily
 
 
@@ -91,6 +92,13 @@ def register_envs() -> None:
     for env_id, (family, horizon) in specs.items():
         if env_id not in gym.registry:
             gym.register(env_id, entry_point=PointNavigationEnv, kwargs={"family": family}, max_episode_steps=horizon)
+    if "esmaml/BiasedSensorCartPole-v0" not in gym.registry:
+        # By name: esmaml_core.cartpole_env imports TaskChoiceMixin from this module.
+        gym.register(
+            "esmaml/BiasedSensorCartPole-v0",
+            entry_point="esmaml_core.cartpole_env:BiasedSensorCartPoleEnv",
+            max_episode_steps=BIASED_SENSOR_CARTPOLE.horizon,
+        )
 
 
 register_envs()

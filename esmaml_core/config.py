@@ -15,9 +15,14 @@ from esmaml_core.optimizers import OPTIMIZERS
 from esmaml_core.sampling import SAMPLERS
 from esmaml_core.tasks import TASK_FAMILIES
 
-METHODS = ("es_maml", "es_maml_first_order")
+METHODS = ("es_maml", "es_maml_first_order", "pg_maml")
 OPERATORS = ("es_grad", "hill_climb", "dpp")
 POLICIES = ("linear", "mlp")
+# Defaults that differ by method; TrainConfig.for_method applies them under the values given.
+METHOD_DEFAULTS: dict[str, dict[str, object]] = {
+    "pg_maml": {"optimizer": "adam", "task_batch": 20, "alpha": 0.001, "lr": 0.01},
+}
+PG_ONLY_FIELDS = ("inner_steps", "init_log_std", "first_order")
 
 
 class ConfigError(ValueError):
@@ -54,6 +59,11 @@ class TrainConfig:
     hessian: bool = False
     eval_tasks: int = 20
     probe_tasks: int = 4
+    # PG-MAML only: alpha is the inner policy-gradient step, lr the outer step, queries the
+    # K trajectories per task, task_batch the training tasks per iteration.
+    inner_steps: int = 1
+    init_log_std: float = -1.0
+    first_order: bool = False
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:
@@ -89,7 +99,21 @@ class TrainConfig:
             )
         if self.hessian and self.method != "es_maml_first_order":
             raise ConfigError("hessian", self.hessian, "only es_maml_first_order has a Hessian term")
+        _integer("inner_steps", self.inner_steps, minimum=1)
+        _finite_float("init_log_std", self.init_log_std)
+        if not isinstance(self.first_order, bool):
+            raise ConfigError("first_order", self.first_order, "must be true or false")
+        if self.method != "pg_maml":
+            for name in PG_ONLY_FIELDS:
+                if getattr(self, name) != getattr(TrainConfig, name):
+                    raise ConfigError(name, getattr(self, name), "only pg_maml uses it")
         return self
+
+    @staticmethod
+    def for_method(**values) -> TrainConfig:
+        """A config from ``values``; fields not given take the method's METHOD_DEFAULTS, then the class defaults."""
+        method = values.get("method", TrainConfig.method)
+        return TrainConfig(**{**METHOD_DEFAULTS.get(method, {}), **values})
 
     def to_dict(self) -> dict:
         return {**asdict(self), "hidden": list(self.hidden)}
@@ -117,6 +141,11 @@ def _positive_float(field: str, value: object) -> None:
         raise ConfigError(field, value, "must be a number")
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(field, value, "must be a finite number > 0")
+
+
+def _finite_float(field: str, value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ConfigError(field, value, "must be a finite number")
 
 
 def _integer(field: str, value: object, minimum: int) -> None:

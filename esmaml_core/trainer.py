@@ -2,7 +2,7 @@
 
 ``Trainer`` owns the state (parameters, optimizer state, observation statistics, the
 random generator, counters) and delegates the meta-gradient to a learner
-(``ZeroOrderESMAML``, ``FirstOrderESMAML``, later ``PGMAML``). The CLI, the tests and
+(``ZeroOrderESMAML``, ``FirstOrderESMAML``, ``PGMAML``). The CLI, the tests and
 the dashboard all drive this one loop and read ``IterationResult``s from it.
 """
 
@@ -190,7 +190,14 @@ class Trainer:
         )
 
 
-LEARNERS = {"es_maml": ZeroOrderESMAML, "es_maml_first_order": FirstOrderESMAML}
+def pg_maml_learner(config: TrainConfig, family: TaskFamily) -> MetaLearner:
+    """PG-MAML, imported here so that JAX loads only when a run uses it."""
+    from esmaml_core.pg_maml import PGMAML
+
+    return PGMAML(config, family)
+
+
+LEARNERS = {"es_maml": ZeroOrderESMAML, "es_maml_first_order": FirstOrderESMAML, "pg_maml": pg_maml_learner}
 
 
 def make_trainer(config: TrainConfig) -> Trainer:

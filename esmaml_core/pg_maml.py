@@ -1,0 +1,329 @@
+"""PG-MAML (Finn et al., 2017): the action-space-exploration baseline to ES-MAML.
+
+Policy. ``GaussianPolicy`` is the ES policy ``MLPPolicy`` (same flat layout, tanh hidden
+and output layers) plus a state-independent log standard deviation in the last
+``act_dim`` entries of the flat vector. Noise is added after the tanh,
+a = tanh(net(s)) + exp(log_std) * eps, so log pi(a | s) is a Gaussian density around the
+ES policy's action. Point tasks clip a to +-0.1 inside their dynamics; the policy and its
+log-probability see the pre-clip action (the clip belongs to the environment).
+
+Rollouts. All tasks x K trajectories run in one ``evaluate.rollout`` call. The action
+noise (B, T, act_dim) is drawn up front from the run's generator and travels with its row
+of parameters (``NoisyRows``), so a stochastic rollout stays a pure function of its
+inputs, like every other rollout in the library.
+
+Meta-gradient, per task (``inner_steps`` = S; theta_0 = theta):
+
+    theta_{j+1} = theta_j + alpha * grad L(theta_j; tau_j),  tau_j: K trajectories of theta_j,
+    meta-objective L(theta_S(theta); tau'),                     tau': K trajectories of theta_S,
+
+with the DiCE surrogate in its advantage form (Loaded DiCE, Farquhar et al. 2019)
+
+    L(theta; tau) = 1/K sum_k sum_t (box(W_t) - box(W_{t-1})) A_t,
+    W_t = sum_{t' <= t} log pi_theta(a_t' | s_t'),  box(x) = exp(x - stop_gradient(x)).
+
+L is 0 in value, its gradient is the policy gradient with baseline, and its Hessian is
+E[sum_t (grad^2 W_t + grad W_t grad W_t^T) (A_t - A_{t+1})], i.e. both second-order
+terms of MAML (grad^2 log pi R and grad log pi grad log pi^T R). JAX differentiates
+through the S inner steps (grad through grad), vmapped over tasks, so the meta-gradient
+is (I + alpha H_S)...(I + alpha H_1) grad L'. ``first_order`` stops the gradient at the
+inner steps (first-order MAML: the meta-gradient is grad L' at theta_S).
+
+As in MAML, theta_S is treated as the inner update of the expected return: the
+dependence of the inner samples' distribution on theta through the outer return
+(E-MAML/ProMP "formulation I") is left out. Advantages A_t are undiscounted rewards-to-go
+(the return ES-MAML maximises) minus a linear feature baseline (MAML's
+``LinearFeatureBaseline``: obs, obs^2, t, t^2, t^3, 1) fitted per task to its K
+trajectories. The reported pre-/post-adaptation returns are the stochastic policy's
+returns, averaged over the K trajectories of each held-out task.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property, partial
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from esmaml_core.config import TrainConfig
+from esmaml_core.es_maml import AdaptationOutcome, MetaGradient, ProbeTrajectories
+from esmaml_core.evaluation import BatchEvaluator
+from esmaml_core.policies import MLPPolicy, make_policy
+from esmaml_core.tasks.base import TaskFamily, fixed_tasks, sample_tasks
+
+jax.config.update("jax_enable_x64", True)  # float64 like the numpy side of the library
+
+BASELINE_RIDGE = 1e-5  # ridge term of the linear feature baseline's least squares (as rllab)
+BASELINE_TIME_SCALE = 100.0  # time feature t / 100 (as rllab)
+
+
+@dataclass(frozen=True)
+class GaussianPolicy:
+    """N(tanh-MLP mean, diag exp(log_std)^2); flat params = [MLPPolicy params | log_std (act_dim)].
+
+    ``act`` is the deterministic mean action (what an evaluator without a sampler runs);
+    ``NoisyRows`` turns the policy into the stochastic one for a rollout.
+    """
+
+    mean: MLPPolicy
+    init_log_std: float
+
+    @property
+    def act_dim(self) -> int:
+        return self.mean.act_dim
+
+    @cached_property
+    def num_params(self) -> int:
+        return self.mean.num_params + self.act_dim
+
+    def init(self, rng: np.random.Generator) -> np.ndarray:
+        return np.concatenate([self.mean.init(rng), np.full(self.act_dim, self.init_log_std)])
+
+    def act(self, params: np.ndarray, observations: np.ndarray) -> np.ndarray:
+        """Mean actions (B, act_dim), exactly ``MLPPolicy.act`` of the mean parameters."""
+        return self.mean.act(params[..., : self.mean.num_params], observations)
+
+    def sample(self, params: np.ndarray, observations: np.ndarray, noise: np.ndarray) -> np.ndarray:
+        """Actions mean + exp(log_std) * noise for standard-normal ``noise`` (B, act_dim)."""
+        return self.act(params, observations) + np.exp(params[..., self.mean.num_params :]) * noise
+
+    def mean_actions(self, params: jax.Array, observations: jax.Array) -> jax.Array:
+        """JAX mean actions (..., act_dim) of one parameter vector (P,) at observations (..., obs_dim)."""
+        hidden = observations
+        for weights, bias in self.mean.layers(params[: self.mean.num_params]):
+            hidden = jnp.tanh(hidden @ weights.T + bias)
+        return hidden
+
+    def log_probs(self, params: jax.Array, batch: TrajectoryBatch) -> jax.Array:
+        """log pi(a_t | s_t) (..., T) of one parameter vector on a batch of recorded steps."""
+        log_std = params[self.mean.num_params :]
+        z = (batch.actions - self.mean_actions(params, batch.observations)) * jnp.exp(-log_std)
+        return -0.5 * jnp.sum(z**2, axis=-1) - jnp.sum(log_std) - 0.5 * self.act_dim * jnp.log(2 * jnp.pi)
+
+
+@dataclass
+class NoisyRows:
+    """The Gaussian policy as a ``BatchPolicy`` for one rollout: row b is [params | noise (T * act_dim)].
+
+    The task family calls ``act`` once per time step, so ``step`` is the time index into
+    each row's noise. Use a fresh instance for every rollout call.
+    """
+
+    policy: GaussianPolicy
+    step: int = 0
+
+    def act(self, rows: np.ndarray, observations: np.ndarray) -> np.ndarray:
+        """Sampled (pre-clip) actions (B, act_dim) at time ``step``."""
+        params, noise = rows[:, : self.policy.num_params], rows[:, self.policy.num_params :]
+        noise = noise.reshape(len(rows), -1, self.policy.act_dim)[:, self.step]
+        self.step += 1
+        return self.policy.sample(params, observations, noise)
+
+
+class TrajectoryBatch(NamedTuple):
+    """Recorded steps of K trajectories (per task: leading axes (..., K, T)), as the loss needs them."""
+
+    observations: np.ndarray  # (..., K, T, obs_dim), normalised as the policy saw them
+    actions: np.ndarray  # (..., K, T, act_dim), sampled pre-clip actions
+    advantages: np.ndarray  # (..., K, T), zero from each trajectory's end on
+
+    def rows(self, index: slice) -> TrajectoryBatch:
+        return TrajectoryBatch(*(array[index] for array in self))
+
+
+LogProbs = Callable[[jax.Array, TrajectoryBatch], jax.Array]
+
+
+def magic_box(x: jax.Array) -> jax.Array:
+    """DiCE's operator: 1 in value, d box(x) = box(x) dx at every order."""
+    return jnp.exp(x - jax.lax.stop_gradient(x))
+
+
+def dice_objective(log_probs: jax.Array, advantages: jax.Array) -> jax.Array:
+    """Loaded DiCE surrogate from per-step log-probs and advantages (..., K, T), mean over trajectories."""
+    boxed = magic_box(jnp.cumsum(log_probs, axis=-1))
+    before = jnp.concatenate([jnp.ones_like(boxed[..., :1]), boxed[..., :-1]], axis=-1)
+    return jnp.sum((boxed - before) * advantages) / np.prod(advantages.shape[:-1])
+
+
+def inner_step(
+    log_probs: LogProbs, alpha: float, first_order: bool, params: jax.Array, batch: TrajectoryBatch
+) -> jax.Array:
+    """One policy-gradient step theta + alpha * grad L(theta; batch) of one task."""
+    gradient = jax.grad(lambda p: dice_objective(log_probs(p, batch), batch.advantages))(params)
+    if first_order:
+        gradient = jax.lax.stop_gradient(gradient)
+    return params + alpha * gradient
+
+
+def meta_objective(
+    log_probs: LogProbs,
+    alpha: float,
+    first_order: bool,
+    params: jax.Array,
+    inner_batches: tuple[TrajectoryBatch, ...],
+    outer_batch: TrajectoryBatch,
+) -> jax.Array:
+    """DiCE surrogate of the post-adaptation trajectories as a function of the meta-parameters."""
+    adapted = params
+    for batch in inner_batches:
+        adapted = inner_step(log_probs, alpha, first_order, adapted, batch)
+    return dice_objective(log_probs(adapted, outer_batch), outer_batch.advantages)
+
+
+def task_meta_gradients(
+    log_probs: LogProbs,
+    alpha: float,
+    first_order: bool,
+    params: jax.Array,
+    inner_batches: tuple[TrajectoryBatch, ...],
+    outer_batches: TrajectoryBatch,
+) -> jax.Array:
+    """Meta-gradients (N, P) of N tasks whose batches have a leading task axis."""
+    gradient = jax.grad(partial(meta_objective, log_probs, alpha, first_order))
+    return jax.vmap(gradient, in_axes=(None, 0, 0))(params, inner_batches, outer_batches)
+
+
+def rewards_to_go(rewards: np.ndarray) -> np.ndarray:
+    """sum_{t' >= t} r_t' along the last axis."""
+    return np.flip(np.cumsum(np.flip(rewards, axis=-1), axis=-1), axis=-1)
+
+
+def baseline_features(observations: np.ndarray) -> np.ndarray:
+    """MAML's linear-baseline features (..., T, 2 obs_dim + 4) of observations (..., T, obs_dim)."""
+    clipped = np.clip(observations, -10.0, 10.0)
+    time = np.broadcast_to(
+        np.arange(observations.shape[-2])[:, None] / BASELINE_TIME_SCALE, (*observations.shape[:-1], 1)
+    )
+    return np.concatenate([clipped, clipped**2, time, time**2, time**3, np.ones_like(time)], axis=-1)
+
+
+def linear_baseline_advantages(observations: np.ndarray, rewards: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Rewards-to-go minus a per-task least-squares fit of them on ``baseline_features``.
+
+    ``observations`` (N, K, T, obs) are the states the actions were taken in, ``rewards``
+    (N, K, T) and ``lengths`` (N, K); steps past a trajectory's length get advantage 0
+    and take no part in the fit.
+    """
+    num_tasks, horizon = rewards.shape[0], rewards.shape[-1]
+    alive = np.arange(horizon) < lengths[..., None]
+    targets = rewards_to_go(rewards)
+    features = baseline_features(observations) * alive[..., None]
+    design = features.reshape(num_tasks, -1, features.shape[-1])
+    gram = design.transpose(0, 2, 1) @ design + BASELINE_RIDGE * np.eye(design.shape[-1])
+    coefficients = np.linalg.solve(gram, design.transpose(0, 2, 1) @ targets.reshape(num_tasks, -1, 1))
+    baseline = (features @ coefficients[:, None]).squeeze(-1)
+    return np.where(alive, targets - baseline, 0.0)
+
+
+@dataclass(frozen=True)
+class SampledTrajectories:
+    """K stochastic trajectories on each of N tasks: returns (N, K), raw paths (N, K, T+1, obs), loss batch."""
+
+    returns: np.ndarray
+    observations: np.ndarray
+    batch: TrajectoryBatch
+
+
+@dataclass(frozen=True)
+class PGAdaptation:
+    """The ``inner_steps`` sampled batches, the adapted parameters (N, P) and their trajectories."""
+
+    inner: list[SampledTrajectories]
+    adapted_params: np.ndarray
+    post: SampledTrajectories
+
+    def probe(self, rows: slice, tasks: np.ndarray) -> ProbeTrajectories:
+        """Dashboard paths: one meta-policy trajectory, its K queries, one adapted trajectory."""
+        queries = self.inner[0]
+        return ProbeTrajectories(
+            tasks=tasks,
+            start_paths=queries.observations[rows, 0],
+            query_paths=queries.observations[rows],
+            adapted_paths=self.post.observations[rows, 0],
+            query_returns=queries.returns[rows],
+            adapted_returns=self.post.returns[rows, 0],
+        )
+
+    def outcome(self, rows: slice, tasks: np.ndarray, record: bool) -> AdaptationOutcome:
+        """Mean stochastic returns per task before and after adaptation."""
+        return AdaptationOutcome(
+            pre_adaptation_returns=self.inner[0].returns[rows].mean(axis=1),
+            post_adaptation_returns=self.post.returns[rows].mean(axis=1),
+            probe=self.probe(rows, tasks) if record else None,
+        )
+
+
+class PGMAML:
+    """PG-MAML meta-learner for the ``Trainer``: ascent direction = mean task meta-gradient."""
+
+    def __init__(self, config: TrainConfig, family: TaskFamily):
+        self.config, self.family = config, family
+        self.policy = GaussianPolicy(
+            make_policy(family.obs_dim, family.act_dim, config.hidden_sizes), config.init_log_std
+        )
+        self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
+        step = partial(inner_step, self.policy.log_probs, config.alpha, config.first_order)
+        self._inner_steps = jax.jit(jax.vmap(step))
+        self._meta_gradients = jax.jit(
+            partial(task_meta_gradients, self.policy.log_probs, config.alpha, config.first_order)
+        )
+
+    def sample(
+        self, params: np.ndarray, tasks: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator
+    ) -> SampledTrajectories:
+        """K trajectories of params[i] (N, P) on tasks[i], all in one rollout call."""
+        num_tasks, queries, horizon = len(tasks), self.config.queries, evaluate.horizon
+        noise = rng.standard_normal((num_tasks * queries, horizon * self.policy.act_dim))
+        rows = np.concatenate([np.repeat(params, queries, axis=0), noise], axis=1)
+        rollouts = evaluate.rollout(rows, np.repeat(tasks, queries, axis=0), record=True, policy=NoisyRows(self.policy))
+
+        def per_task(array: np.ndarray) -> np.ndarray:
+            return array.reshape(num_tasks, queries, *array.shape[1:])
+
+        observations, lengths = per_task(rollouts.observations), per_task(rollouts.lengths)
+        advantages = linear_baseline_advantages(observations[:, :, :-1], per_task(rollouts.rewards), lengths)
+        batch = TrajectoryBatch(evaluate.normalizer(observations[:, :, :-1]), per_task(rollouts.actions), advantages)
+        return SampledTrajectories(per_task(rollouts.returns), observations, batch)
+
+    def adapt(
+        self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator
+    ) -> PGAdaptation:
+        """``inner_steps`` policy-gradient steps on every task, then K trajectories of each adapted policy."""
+        adapted = np.broadcast_to(params, (len(tasks), len(params)))
+        inner = []
+        for _ in range(self.config.inner_steps):
+            inner.append(self.sample(adapted, tasks, evaluate, rng))
+            adapted = np.asarray(self._inner_steps(adapted, inner[-1].batch))
+        return PGAdaptation(inner, adapted, self.sample(adapted, tasks, evaluate, rng))
+
+    def task_meta_gradients(self, params: np.ndarray, adaptation: PGAdaptation, rows: slice) -> np.ndarray:
+        """Meta-gradients (N, P) of the adapted tasks ``rows``, through every inner step (unless first-order)."""
+        inner_batches = tuple(sampled.batch.rows(rows) for sampled in adaptation.inner)
+        return np.asarray(self._meta_gradients(params, inner_batches, adaptation.post.batch.rows(rows)))
+
+    def meta_gradient(
+        self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
+    ) -> MetaGradient:
+        """Adapt to ``task_batch`` training tasks and the evaluation tasks together; differentiate the training part."""
+        cfg = self.config
+        train_tasks = sample_tasks(self.family, rng, cfg.task_batch, "train")
+        adaptation = self.adapt(params, evaluate, np.concatenate([train_tasks, self.eval_tasks]), rng)
+        gradients = self.task_meta_gradients(params, adaptation, slice(0, cfg.task_batch))
+        evaluation = adaptation.outcome(slice(cfg.task_batch, None), self.eval_tasks, record=False)
+        probe_rows = slice(cfg.task_batch, cfg.task_batch + cfg.probe_tasks)
+        return MetaGradient(
+            gradient=gradients.mean(axis=0),
+            pre_adaptation_returns=evaluation.pre_adaptation_returns,
+            post_adaptation_returns=evaluation.post_adaptation_returns,
+            probe=adaptation.probe(probe_rows, self.eval_tasks[: cfg.probe_tasks]) if probe else None,
+        )
+
+    def evaluate_adaptation(
+        self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
+    ) -> AdaptationOutcome:
+        return self.adapt(params, evaluate, tasks, rng).outcome(slice(None), tasks, record)

@@ -1,0 +1,200 @@
+"""Interactive training sessions: a run trained in small time-boxed increments, saved as it goes.
+
+A front end (the dashboard) cannot block while a run trains, so ``TrainingSession``
+drives the library's one training loop (``runs.run_training``) a few iterations at a
+time: ``advance(budget)`` trains for about ``budget`` seconds (at least one iteration)
+and returns. Every iteration is on disk when it returns (metrics, checkpoint and, every
+``probe_every`` iterations, the probe paths), so a closed browser tab loses nothing and
+``TrainingSession.reopen`` continues the run.
+
+Run folders live under ``runs_root()``: ``$ESMAML_RUNS_DIR`` if set, else ``runs/`` at
+the project root. This module also turns the dashboard's form into a validated config.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+
+from esmaml_core.analysis import save_probe
+from esmaml_core.config import OPERATORS, ConfigError, TrainConfig
+from esmaml_core.runs import RunStore, run_training
+from esmaml_core.trainer import DivergenceError, IterationResult, Trainer
+
+RUNS_DIR_ENV = "ESMAML_RUNS_DIR"
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+MAX_PROBES_PER_RUN = 100
+
+# The fields each method reads; the others keep their defaults (PG-MAML refuses changed ES-only fields
+# and vice versa). A method not listed here uses every ES field.
+ES_FIELDS = ("operator", "sampler", "sigma", "perturbations", "fitness", "alpha", "adaptation_sigma")
+METHOD_FIELDS: dict[str, tuple[str, ...]] = {
+    "es_maml": ES_FIELDS,
+    "es_maml_first_order": (*ES_FIELDS, "hessian", "task_batch"),
+    "pg_maml": ("alpha", "task_batch", "inner_steps", "init_log_std", "first_order"),
+}
+COMMON_FIELDS = ("task", "method", "policy", "hidden", "iterations", "seed", "lr", "optimizer", "queries", "horizon")
+
+
+def runs_root() -> Path:
+    """Where the dashboard keeps runs: ``$ESMAML_RUNS_DIR`` or ``<project>/runs``."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or PROJECT_ROOT / "runs")
+
+
+def parse_hidden_sizes(text: str) -> tuple[int, ...]:
+    """'64, 64' -> (64, 64); anything but comma-separated whole numbers raises ConfigError."""
+    parts = [part.strip() for part in text.split(",")]
+    if not all(re.fullmatch(r"\d+", part) for part in parts):
+        raise ConfigError("hidden", text, "comma-separated whole numbers, e.g. 32, 32")
+    return tuple(int(part) for part in parts)
+
+
+def method_fields(method: str, operator: str | None = None) -> tuple[str, ...]:
+    """The config fields a form should offer for ``method`` (and ``operator``: hill climbing has no step size)."""
+    names = COMMON_FIELDS + METHOD_FIELDS.get(method, ES_FIELDS)
+    if operator == "hill_climb" and "operator" in names:
+        names = tuple(name for name in names if name != "alpha")
+    return names
+
+
+def applicable_operators(method: str) -> tuple[str, ...]:
+    """Adaptation operators that ``TrainConfig.validate`` accepts with ``method``."""
+    allowed = []
+    for operator in OPERATORS:
+        try:
+            TrainConfig.for_method(method=method, operator=operator).validate()
+        except ConfigError:
+            continue
+        allowed.append(operator)
+    return tuple(allowed)
+
+
+def build_config(values: dict) -> TrainConfig:
+    """A validated config from form values; fields the chosen method does not read are dropped."""
+    method = values.get("method", TrainConfig.method)
+    wanted = method_fields(method, values.get("operator"))
+    kept = {name: value for name, value in values.items() if name in wanted}
+    if kept.get("policy", TrainConfig.policy) != "mlp":
+        kept.pop("hidden", None)  # a linear policy has no hidden layers: keep the stored config honest
+    return TrainConfig.for_method(**kept).validate()
+
+
+def default_probe_every(iterations: int) -> int:
+    """Record probe paths often enough for a smooth slider, at most ``MAX_PROBES_PER_RUN`` times."""
+    return max(1, -(-iterations // MAX_PROBES_PER_RUN))
+
+
+def create_run(root: Path, config: TrainConfig, now: datetime | None = None) -> RunStore:
+    """A new run folder under ``root`` named after time and config; never reuses an existing name."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{config.task}-{config.method}-s{config.seed}"
+    root.mkdir(parents=True, exist_ok=True)
+    for suffix in range(1000):
+        path = root / (base if suffix == 0 else f"{base}-{suffix}")
+        try:
+            path.mkdir()  # atomic: two sessions starting at once get different folders
+        except FileExistsError:
+            continue
+        return RunStore.create(path, config)
+    raise FileExistsError(f"no free run folder name for {base} under {root}")
+
+
+class Status(StrEnum):
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+@dataclass
+class TrainingSession:
+    """One run being trained interactively; not shared between users (one per browser session)."""
+
+    trainer: Trainer
+    store: RunStore
+    probe_every: int
+    status: Status = Status.PAUSED
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    _steps: Iterator[IterationResult] | None = field(default=None, repr=False)
+
+    @staticmethod
+    def start(config: TrainConfig, root: Path | None = None) -> TrainingSession:
+        """Create a run folder for a validated ``config`` and a running session on it."""
+        store = create_run(runs_root() if root is None else root, config)
+        trainer, _ = store.restore_trainer()
+        session = TrainingSession(trainer, store, default_probe_every(config.iterations), Status.RUNNING)
+        session._finish_if_done()
+        return session
+
+    @staticmethod
+    def reopen(path: str | Path) -> TrainingSession:
+        """A paused session at a saved run's newest good checkpoint (finished if nothing is left)."""
+        store = RunStore.open(path)
+        trainer, warnings = store.restore_trainer()
+        session = TrainingSession(trainer, store, default_probe_every(trainer.config.iterations), warnings=warnings)
+        session._finish_if_done()
+        return session
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.trainer.config
+
+    @property
+    def iteration(self) -> int:
+        return self.trainer.state.iteration
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the configured iterations done, in [0, 1]."""
+        return min(1.0, self.iteration / self.config.iterations) if self.config.iterations else 1.0
+
+    def advance(self, budget_seconds: float) -> list[IterationResult]:
+        """Train while running, until ``budget_seconds`` have passed (at least one iteration)."""
+        results: list[IterationResult] = []
+        started = time.perf_counter()
+        while self.status is Status.RUNNING and (not results or time.perf_counter() - started < budget_seconds):
+            if self._steps is None:
+                self._steps = run_training(self.trainer, self.store, self.config.iterations, self.probe_every)
+            try:
+                result = next(self._steps)
+            except StopIteration:
+                self._finish_if_done()
+                break
+            except DivergenceError as error:
+                self._fail(str(error))
+                break
+            if result.probe is not None:
+                save_probe(self.store.path, result.iteration, result.probe)
+            results.append(result)
+            self._finish_if_done()
+        return results
+
+    def pause(self) -> None:
+        if self.status is Status.RUNNING:
+            self.status = Status.PAUSED
+
+    def resume(self) -> None:
+        if self.status is Status.PAUSED:
+            self.status = Status.RUNNING
+
+    def stop(self) -> None:
+        """End the session; the run stays on disk and can be reopened."""
+        if self.status in (Status.RUNNING, Status.PAUSED):
+            self.status = Status.STOPPED
+        self._steps = None
+
+    def _finish_if_done(self) -> None:
+        if self.iteration >= self.config.iterations:
+            self.status = Status.FINISHED
+            self._steps = None
+
+    def _fail(self, message: str) -> None:
+        self.status, self.error, self._steps = Status.FAILED, message, None

@@ -18,7 +18,15 @@ import numpy as np
 from gymnasium import spaces
 
 from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
+from esmaml_core.tasks.mujoco import DEFAULT_HORIZON
 from esmaml_core.tasks.point import FOUR_CORNER, GOAL_2D, PointTaskFamily
+
+FORWARD_BACKWARD_ENVS = {
+    "esmaml/ForwardBackwardSwimmer-v0": "fb_swimmer",
+    "esmaml/ForwardBackwardWalker-v0": "fb_walker",
+    "esmaml/ForwardBackwardAnt-v0": "fb_ant",
+    "esmaml/ForwardBackwardHalfCheetah-v0": "fb_halfcheetah",
+}
 
 
 class TaskChoiceMixin:
@@ -99,6 +107,15 @@ def register_envs() -> None:
             entry_point="esmaml_core.cartpole_env:BiasedSensorCartPoleEnv",
             max_episode_steps=BIASED_SENSOR_CARTPOLE.horizon,
         )
+    for env_id, family_name in FORWARD_BACKWARD_ENVS.items():
+        if env_id not in gym.registry:
+            # By name: esmaml_core.mujoco_envs imports MuJoCo (slow) and TaskChoiceMixin from this module.
+            gym.register(
+                env_id,
+                entry_point="esmaml_core.mujoco_envs:ForwardBackwardEnv",
+                kwargs={"family": family_name},
+                max_episode_steps=DEFAULT_HORIZON,
+            )
 
 
 register_envs()

@@ -195,6 +195,26 @@ class ForwardBackwardFamily:
         contact_forces = np.clip(cfrc_ext, *CONTACT_FORCE_RANGE) if self.uses_contact_forces else None
         return Readout(qpos.copy(), qvel.copy(), forward_x.copy(), contact_forces)
 
+    def reset_data(self, data, noise: np.ndarray) -> None:
+        """Put one ``mujoco.MjData`` at the start state of ``noise`` (nq + nv,), as gymnasium's reset does."""
+        import mujoco
+
+        qpos, qvel = self.start_state(np.asarray(noise, dtype=float)[None])
+        mujoco.mj_resetData(self.model, data)
+        data.qpos[:], data.qvel[:] = qpos[0], qvel[0]
+        mujoco.mj_forward(self.model, data)
+
+    def step_data(self, data, action: np.ndarray) -> None:
+        """Advance one ``mujoco.MjData`` by one control step under a policy action (act_dim,)."""
+        import mujoco
+
+        data.ctrl[:] = self.controls(action)
+        mujoco.mj_step(self.model, data, nstep=self.frame_skip)
+
+    def read_data(self, data) -> Readout:
+        """The readout of one ``mujoco.MjData`` as a batch of one."""
+        return self.readout(data.qpos[None], data.qvel[None], data.xpos[None], data.cfrc_ext[None])
+
     def observe(self, readout: Readout) -> np.ndarray:
         """gymnasium v5 observations (B, obs_dim)."""
         qvel = readout.qvel if self.qvel_clip is None else np.clip(readout.qvel, -self.qvel_clip, self.qvel_clip)
@@ -206,15 +226,17 @@ class ForwardBackwardFamily:
     def reward(
         self, before: Readout, after: Readout, actions: np.ndarray, directions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """(rewards, terminated), each (B,), of the control step from ``before`` to ``after``."""
+        """(rewards, terminated), each (B,), of the control step from ``before`` to ``after``.
+
+        Summed as gymnasium v5 does, (forward + healthy) - (control + contact), to the last bit.
+        """
         velocity = (after.forward_x - before.forward_x) / self.dt
-        rewards = directions * velocity - self.ctrl_cost_weight * np.sum(np.square(actions), axis=1)
+        healthy = np.ones(len(velocity), dtype=bool) if self.healthy is None else self.healthy(after.qpos, after.qvel)
+        gains = directions * velocity + self.healthy_reward * healthy
+        costs = self.ctrl_cost_weight * np.sum(np.square(actions), axis=1)
         if self.uses_contact_forces:
-            rewards -= self.contact_cost_weight * np.sum(np.square(after.contact_forces), axis=(1, 2))
-        if self.healthy is None:
-            return rewards, np.zeros(len(rewards), dtype=bool)
-        healthy = self.healthy(after.qpos, after.qvel)
-        return rewards + self.healthy_reward * healthy, ~healthy
+            costs = costs + self.contact_cost_weight * np.sum(np.square(after.contact_forces), axis=(1, 2))
+        return gains - costs, ~healthy
 
     def rollout(
         self,

@@ -1,0 +1,152 @@
+"""Headless video of MuJoCo rollouts: frames from ``mujoco.Renderer`` offscreen, H.264 MP4 via imageio-ffmpeg.
+
+Rendering uses EGL unless ``MUJOCO_GL`` says otherwise (``osmesa`` also works; set it
+before MuJoCo is first imported). A rollout is rendered by running the batched rollout
+for one row with ``record=True`` and replaying its recorded actions in one ``MjData``:
+the physics is bit-identical, so the video shows exactly the rollout that was scored.
+
+    frames = rollout_frames(family, policy, params, task, normalizer, noise)
+    write_mp4(frames, "ant.mp4", fps=family_fps(family))
+    render_adaptation_video(family, policy, before, after, task, normalizer, noise, "clip.mp4")
+
+The ``fast`` quality (default) turns shadows, reflections and anti-aliasing off; on a
+2-core machine without a GPU it renders about 40 frames per second at 480x360.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer
+from esmaml_core.tasks.mujoco import ForwardBackwardFamily
+
+TRACKING_CAMERA = "track"  # every gymnasium locomotion model has this torso-tracking camera
+
+
+@dataclass(frozen=True)
+class RenderQuality:
+    """Picture size and the costly effects; software rendering pays for each of them."""
+
+    width: int = 480
+    height: int = 360
+    shadows: bool = False
+    reflections: bool = False
+    multisamples: int = 0  # offscreen anti-aliasing samples
+
+
+QUALITIES = {
+    "fast": RenderQuality(),
+    "high": RenderQuality(width=640, height=480, shadows=True, reflections=True, multisamples=4),
+}
+
+
+class FrameRenderer:
+    """Renders one simulation's ``MjData`` from the tracking camera into (height, width, 3) uint8 frames."""
+
+    def __init__(self, model, quality: RenderQuality = QUALITIES["fast"]):
+        import mujoco
+
+        render_model = copy.deepcopy(model)  # the visual settings below must not touch the shared model
+        render_model.vis.quality.offsamples = quality.multisamples
+        render_model.vis.global_.offwidth = max(render_model.vis.global_.offwidth, quality.width)
+        render_model.vis.global_.offheight = max(render_model.vis.global_.offheight, quality.height)
+        self.quality = quality
+        self.renderer = mujoco.Renderer(render_model, quality.height, quality.width)
+        self.effects = {
+            mujoco.mjtRndFlag.mjRND_SHADOW: quality.shadows,
+            mujoco.mjtRndFlag.mjRND_REFLECTION: quality.reflections,
+        }
+
+    def render(self, data) -> np.ndarray:
+        self.renderer.update_scene(data, camera=TRACKING_CAMERA)
+        for flag, enabled in self.effects.items():
+            self.renderer.scene.flags[flag] = enabled
+        return self.renderer.render()
+
+    def close(self) -> None:
+        self.renderer.close()
+
+
+def family_fps(family: ForwardBackwardFamily) -> int:
+    """Frames per second that play a rollout in real time: one frame per control step."""
+    return int(round(1.0 / family.dt))
+
+
+def rollout_frames(
+    family: ForwardBackwardFamily,
+    policy: BatchPolicy,
+    params: np.ndarray,
+    task: np.ndarray,
+    normalizer: ObsNormalizer,
+    noise: np.ndarray,
+    *,
+    horizon: int | None = None,
+    quality: RenderQuality = QUALITIES["fast"],
+) -> np.ndarray:
+    """Frames (length + 1, height, width, 3) of ``params`` (P,) on ``task`` (task_dim,) from start ``noise``."""
+    import mujoco
+
+    rollouts = family.rollout(
+        policy, params[None], np.asarray(task)[None], normalizer, noise=noise[None], horizon=horizon, record=True
+    )
+    actions = rollouts.actions[0, : rollouts.lengths[0]]
+    data = mujoco.MjData(family.model)
+    family.reset_data(data, noise)
+    renderer = FrameRenderer(family.model, quality)
+    try:
+        frames = [renderer.render(data)]
+        for action in actions:
+            family.step_data(data, action)
+            frames.append(renderer.render(data))
+    finally:
+        renderer.close()
+    return np.stack(frames)
+
+
+def write_mp4(frames: np.ndarray, path: str | Path, fps: int) -> Path:
+    """Write frames (T, H, W, 3) uint8 as an H.264 MP4 (yuv420p, plays in browsers); returns the path.
+
+    Written to a temporary file first, then moved into place.
+    """
+    import imageio.v2 as imageio
+
+    path = Path(path)
+    partial = path.with_name(f".{path.stem}.partial.mp4")
+    with imageio.get_writer(
+        partial, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p", macro_block_size=8
+    ) as writer:
+        for frame in frames:
+            writer.append_data(frame)
+    partial.replace(path)
+    return path
+
+
+def render_adaptation_video(
+    family: ForwardBackwardFamily,
+    policy: BatchPolicy,
+    params_before: np.ndarray,
+    params_after: np.ndarray,
+    task: np.ndarray,
+    normalizer: ObsNormalizer,
+    noise: np.ndarray,
+    out_dir: str | Path,
+    *,
+    horizon: int | None = None,
+    quality: RenderQuality = QUALITIES["fast"],
+) -> dict[str, Path]:
+    """Render the meta-policy ("before" adaptation) and the adapted policy ("after") on one task.
+
+    Both start from the same ``noise``. Writes ``before.mp4`` and ``after.mp4`` in ``out_dir``
+    and returns their paths by name.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    videos = {}
+    for label, params in (("before", params_before), ("after", params_after)):
+        frames = rollout_frames(family, policy, params, task, normalizer, noise, horizon=horizon, quality=quality)
+        videos[label] = write_mp4(frames, out_dir / f"{label}.mp4", family_fps(family))
+    return videos

@@ -50,6 +50,66 @@ class Rollouts:
     rewards: np.ndarray | None = None
 
 
+class EpisodeBatch:
+    """The bookkeeping every batched rollout shares: live rows, returns, lengths, statistics, logs.
+
+    A family's rollout loop is::
+
+        episodes = EpisodeBatch(first_observations, horizon, act_dim, record)
+        for t in range(horizon):
+            actions = policy.act(params, normalizer(episodes.observations))
+            ...                                  # step the simulations
+            episodes.step(next_observations, actions, rewards, terminated)
+            if episodes.finished:
+                break
+        return episodes.rollouts()
+
+    Rows that have terminated keep their last observation and collect no more reward.
+    """
+
+    def __init__(self, observations: np.ndarray, horizon: int, act_dim: int, record: bool = False):
+        batch, obs_dim = observations.shape
+        self.observations = observations
+        self.active = np.ones(batch, dtype=bool)
+        self.returns = np.zeros(batch)
+        self.lengths = np.zeros(batch, dtype=np.int64)
+        self.state_sum = np.zeros(obs_dim)
+        self.state_sq_sum = np.zeros(obs_dim)
+        self.t = 0
+        self.path = np.empty((batch, horizon + 1, obs_dim)) if record else None
+        self.actions = np.zeros((batch, horizon, act_dim)) if record else None
+        self.rewards = np.zeros((batch, horizon)) if record else None
+        if record:
+            self.path[:, 0] = observations
+
+    @property
+    def finished(self) -> bool:
+        return not self.active.any()
+
+    def step(self, observations: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray) -> None:
+        """Account one time step: the live rows saw ``self.observations``, acted, and moved on."""
+        live = self.active[:, None]
+        counted = self.active.astype(float)
+        self.state_sum += counted @ self.observations
+        self.state_sq_sum += counted @ (self.observations * self.observations)
+        self.observations = np.where(live, observations, self.observations)
+        self.returns += np.where(self.active, rewards, 0.0)
+        self.lengths += self.active
+        if self.path is not None:
+            self.path[:, self.t + 1] = self.observations
+            self.actions[:, self.t] = np.where(live, actions, 0.0)
+            self.rewards[:, self.t] = np.where(self.active, rewards, 0.0)
+        self.active &= ~terminated
+        self.t += 1
+
+    def rollouts(self) -> Rollouts:
+        if self.path is not None:
+            self.path[:, self.t + 1 :] = self.observations[:, None]
+        return Rollouts(
+            self.returns, self.lengths, self.state_sum, self.state_sq_sum, self.path, self.actions, self.rewards
+        )
+
+
 class BatchPolicy(Protocol):
     """Anything that maps (B, P) parameters and (B, obs_dim) observations to actions."""
 

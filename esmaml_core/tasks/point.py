@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, Rollouts, Split
+from esmaml_core.tasks.base import BatchPolicy, EpisodeBatch, ObsNormalizer, Rollouts, Split
 
 NUM_TASK_IDS = 100
 TRAIN_IDS = np.arange(0, 50)
@@ -111,43 +111,17 @@ class PointTaskFamily:
         horizon: int | None = None,
         record: bool = False,
     ) -> Rollouts:
-        """Roll out params[b] on goal tasks[b] for all b at once (deterministic: no noise).
-
-        Rows that have terminated keep their position and collect no more reward.
-        """
+        """Roll out params[b] on goal tasks[b] for all b at once (deterministic: no noise)."""
         horizon = self.horizon if horizon is None else horizon
-        batch = len(params)
-        positions = self.initial_positions(batch)
-        returns = np.zeros(batch)
-        lengths = np.zeros(batch, dtype=np.int64)
-        state_sum = np.zeros(self.obs_dim)
-        state_sq_sum = np.zeros(self.obs_dim)
-        active = np.ones(batch, dtype=bool)
-        path = np.empty((batch, horizon + 1, 2)) if record else None
-        action_log = np.zeros((batch, horizon, self.act_dim)) if record else None
-        reward_log = np.zeros((batch, horizon)) if record else None
-        if record:
-            path[:, 0] = positions
-        for t in range(horizon):
-            live = active[:, None]
-            counted = active.astype(float)
-            state_sum += counted @ positions
-            state_sq_sum += counted @ (positions * positions)
+        episodes = EpisodeBatch(self.initial_positions(len(params)), horizon, self.act_dim, record)
+        for _ in range(horizon):
+            positions = episodes.observations
             actions = policy.act(params, normalizer(positions))
             moved, rewards, done = self.step(positions, actions, tasks)
-            positions = np.where(live, moved, positions)
-            returns += np.where(active, rewards, 0.0)
-            lengths += active
-            if record:
-                path[:, t + 1] = positions
-                action_log[:, t] = np.where(live, actions, 0.0)
-                reward_log[:, t] = np.where(active, rewards, 0.0)
-            active &= ~done
-            if not active.any():
-                if record:
-                    path[:, t + 2 :] = positions[:, None]
+            episodes.step(moved, actions, rewards, done)
+            if episodes.finished:
                 break
-        return Rollouts(returns, lengths, state_sum, state_sq_sum, path, action_log, reward_log)
+        return episodes.rollouts()
 
 
 FOUR_CORNER = PointTaskFamily(name="four_corner", position_clip=5.0, reward_fn=_corner_reward, goal_fn=_corner_goals)

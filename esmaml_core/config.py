@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass, fields
 
+from esmaml_core.executors import EXECUTORS
 from esmaml_core.fitness import FITNESS_SHAPINGS
 from esmaml_core.optimizers import OPTIMIZERS
 from esmaml_core.sampling import SAMPLERS
@@ -59,6 +60,10 @@ class TrainConfig:
     hessian: bool = False
     eval_tasks: int = 20
     probe_tasks: int = 4
+    # Where rollouts run (esmaml_core.executors); results are identical on every executor.
+    executor: str = "inprocess"
+    workers: int = 2
+    ray_address: str | None = None
     # PG-MAML only: alpha is the inner policy-gradient step, lr the outer step, queries the
     # K trajectories per task, task_batch the training tasks per iteration.
     inner_steps: int = 1
@@ -79,6 +84,13 @@ class TrainConfig:
         _choice("sampler", self.sampler, SAMPLERS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("fitness", self.fitness, FITNESS_SHAPINGS)
+        _choice("executor", self.executor, EXECUTORS)
+        _integer("workers", self.workers, minimum=1)
+        if self.ray_address is not None:
+            if not isinstance(self.ray_address, str) or not self.ray_address:
+                raise ConfigError("ray_address", self.ray_address, "a Ray address such as auto or ray://host:10001")
+            if self.executor != "ray":
+                raise ConfigError("ray_address", self.ray_address, "only the ray executor uses it")
         if self.policy == "mlp" and (not self.hidden or any(h < 1 for h in self.hidden)):
             raise ConfigError("hidden", self.hidden, "an MLP needs one or more layer sizes >= 1")
         for name in ("sigma", "lr", "alpha", "adaptation_sigma"):

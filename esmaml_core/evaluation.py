@@ -2,7 +2,8 @@
 
 ``BatchEvaluator`` is the only way the learners touch a task family. It flattens any
 leading shape of parameters into one rollout call, broadcasts each task over its row,
-and adds up env steps and observation statistics for the running normaliser.
+and adds up env steps and observation statistics for the running normaliser. With an
+``executor`` (esmaml_core.executors) the call is split across workers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from esmaml_core.executors import Executor
 from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, Rollouts, TaskFamily
 
 
@@ -59,6 +61,7 @@ class BatchEvaluator:
     state_count: int = 0
     state_sum: np.ndarray = field(default=None)
     state_sq_sum: np.ndarray = field(default=None)
+    executor: Executor | None = None  # None: call the family here, directly
 
     def __post_init__(self):
         self.state_sum = np.zeros(self.family.obs_dim)
@@ -71,15 +74,12 @@ class BatchEvaluator:
 
         ``policy`` overrides the evaluator's own (e.g. a stochastic policy for PG-MAML).
         """
-        rollouts = self.family.rollout(
-            self.policy if policy is None else policy,
-            params,
-            tasks,
-            self.normalizer,
-            noise=self.family.initial_noise(self.rng, len(params)),
-            horizon=self.horizon,
-            record=record,
-        )
+        arguments = (self.policy if policy is None else policy, params, tasks, self.normalizer)
+        options = dict(noise=self.family.initial_noise(self.rng, len(params)), horizon=self.horizon, record=record)
+        if self.executor is None:
+            rollouts = self.family.rollout(*arguments, **options)
+        else:
+            rollouts = self.executor.rollout(self.family, *arguments, **options)
         steps = int(rollouts.lengths.sum())
         self.env_steps += steps
         self.state_count += steps

@@ -24,6 +24,7 @@ from esmaml_core.es_maml import (
     ZeroOrderESMAML,
 )
 from esmaml_core.evaluation import BatchEvaluator, RunningObsStats
+from esmaml_core.executors import make_executor
 from esmaml_core.optimizers import ascent_step, init_optimizer_state
 from esmaml_core.policies import MLPPolicy
 from esmaml_core.tasks import TaskFamily, fixed_tasks, get_task_family
@@ -135,12 +136,19 @@ class Trainer:
             obs_stats=RunningObsStats.empty(family.obs_dim),
             rng=rng,
         )
+        self.executor = make_executor(config.executor, config.workers, config.ray_address)
+
+    def close(self) -> None:
+        """Shut down the executor's workers (a process pool, or a Ray this trainer started)."""
+        self.executor.close()
 
     def evaluator(self) -> BatchEvaluator:
         """A fresh evaluator with the current observation normaliser (fixed within an iteration)."""
         stats = self.state.obs_stats if self.config.obs_norm else RunningObsStats.empty(self.family.obs_dim)
         normalizer = stats.normalizer()
-        return BatchEvaluator(self.family, self.policy, normalizer, self.config.horizon, self.state.rng)
+        return BatchEvaluator(
+            self.family, self.policy, normalizer, self.config.horizon, self.state.rng, executor=self.executor
+        )
 
     def evaluate(self, num_tasks: int, split: Split = "test", seed: int = 0, record: bool = False) -> AdaptationOutcome:
         """Adapt the current meta-policy to the first ``num_tasks`` tasks of a split and score it.

@@ -1,0 +1,155 @@
+"""Executors: sharding, and bit-identical training runs in-process, in a process pool and on Ray."""
+
+import multiprocessing
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from esmaml_core.config import ConfigError, TrainConfig
+from esmaml_core.executors import (
+    InProcessExecutor,
+    ProcessPoolRolloutExecutor,
+    join_shards,
+    rollout_shard,
+    shard_slices,
+)
+from esmaml_core.policies import make_policy
+from esmaml_core.tasks import ObsNormalizer
+from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
+from esmaml_core.tasks.point import GOAL_2D
+from esmaml_core.trainer import make_trainer
+
+SMALL = dict(perturbations=8, queries=4, eval_tasks=6, probe_tasks=2, seed=7)
+
+
+def cartpole_batch(rng, batch):
+    """A policy, parameters, tasks, normaliser and start noise for ``batch`` cart-pole rows."""
+    policy = make_policy(4, 1, (8,))
+    params = rng.normal(0.0, 0.5, (batch, policy.num_params))
+    tasks = BIASED_SENSOR_CARTPOLE.task_params(rng.integers(0, 100, batch))
+    normalizer = ObsNormalizer(np.array([0.1, 0.0, 0.05, 0.0]), np.array([1.0, 0.5, 0.2, 2.0]))
+    return policy, params, tasks, normalizer, BIASED_SENSOR_CARTPOLE.initial_noise(rng, batch)
+
+
+def test_shards_are_contiguous_balanced_and_cover_every_row():
+    for rows, shards in ((10, 3), (2, 5), (7, 7), (100, 2), (0, 4)):
+        slices = shard_slices(rows, shards)
+        assert len(slices) == max(1, min(rows, shards))
+        assert slices[0].start == 0 and slices[-1].stop == rows
+        assert all(a.stop == b.start for a, b in zip(slices[:-1], slices[1:], strict=True))
+        sizes = [s.stop - s.start for s in slices]
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_joined_shards_are_the_same_bits_for_any_sharding(rng):
+    """Returns, records and observation statistics do not depend on where shards are cut."""
+    policy, params, tasks, normalizer, noise = cartpole_batch(rng, 23)
+    whole = BIASED_SENSOR_CARTPOLE.rollout(policy, params, tasks, normalizer, noise=noise, record=True)
+    joined = {}
+    for shards in (1, 2, 3, 7, 23):
+        joined[shards] = join_shards(
+            [
+                rollout_shard(
+                    BIASED_SENSOR_CARTPOLE, policy, params[r], tasks[r], normalizer, noise[r], horizon=200, record=True
+                )
+                for r in shard_slices(23, shards)
+            ]
+        )
+    for rollouts in joined.values():
+        for name in ("returns", "lengths", "observations", "actions", "rewards"):
+            np.testing.assert_array_equal(getattr(rollouts, name), getattr(whole, name))
+        np.testing.assert_array_equal(rollouts.state_sum, joined[1].state_sum)
+        np.testing.assert_array_equal(rollouts.state_sq_sum, joined[1].state_sq_sum)
+    np.testing.assert_allclose(joined[1].state_sum, whole.state_sum, rtol=1e-12)
+    np.testing.assert_allclose(joined[1].state_sq_sum, whole.state_sq_sum, rtol=1e-12)
+
+
+def test_recordings_are_dropped_unless_asked_for(rng):
+    policy, params, tasks, normalizer, noise = cartpole_batch(rng, 4)
+    rollouts = InProcessExecutor().rollout(
+        BIASED_SENSOR_CARTPOLE, policy, params, tasks, normalizer, noise=noise, horizon=50
+    )
+    assert rollouts.observations is None and rollouts.actions is None and rollouts.rewards is None
+
+
+def test_process_pool_runs_unregistered_families_and_stops_on_close(rng):
+    """A family that is not in TASK_FAMILIES travels by value; close() ends the worker processes."""
+    family = replace(GOAL_2D, name="goal_2d_short", horizon=30)
+    policy = make_policy(2, 2)
+    params = rng.normal(0.0, 1.0, (9, policy.num_params))
+    tasks = family.task_params(rng.integers(0, 100, 9))
+    arguments = (family, policy, params, tasks, ObsNormalizer.identity(2))
+    options = dict(noise=family.initial_noise(rng, 9), horizon=family.horizon, record=True)
+    executor = ProcessPoolRolloutExecutor(workers=2)
+    try:
+        pooled = executor.rollout(*arguments, **options)
+        assert len(multiprocessing.active_children()) >= 2
+    finally:
+        executor.close()
+    assert not multiprocessing.active_children()
+    local = InProcessExecutor().rollout(*arguments, **options)
+    for name in ("returns", "lengths", "state_sum", "state_sq_sum", "observations"):
+        np.testing.assert_array_equal(getattr(pooled, name), getattr(local, name))
+    assert pooled.observations.shape == (9, 31, 2)
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        (dict(executor="threads"), "executor"),
+        (dict(executor="process", workers=0), "workers"),
+        (dict(executor="process", workers=1.5), "workers"),
+        (dict(executor="process", ray_address="auto"), "ray_address"),
+        (dict(executor="ray", ray_address=""), "ray_address"),
+    ],
+)
+def test_bad_executor_settings_are_refused(values, field):
+    with pytest.raises(ConfigError) as error:
+        TrainConfig(**values).validate()
+    assert error.value.field == field
+
+
+def run(task: str, executor: str, iterations: int = 3):
+    """Metrics (timings dropped), probe paths, parameters and observation statistics of a short run."""
+    trainer = make_trainer(TrainConfig(task=task, executor=executor, workers=2, **SMALL))
+    try:
+        results = [trainer.step(probe=iteration == 1) for iteration in range(iterations)]
+    finally:
+        trainer.close()
+    metrics = [{**result.metrics(), "wall_time": 0.0, "iteration_seconds": 0.0} for result in results]
+    return metrics, results[1].probe.adapted_paths, trainer.state.params, trainer.state.obs_stats
+
+
+def assert_same_run(actual, expected):
+    metrics, paths, params, stats = actual
+    assert metrics == expected[0]
+    np.testing.assert_array_equal(paths, expected[1])
+    np.testing.assert_array_equal(params, expected[2])
+    assert stats.count == expected[3].count
+    np.testing.assert_array_equal(stats.total, expected[3].total)
+    np.testing.assert_array_equal(stats.total_sq, expected[3].total_sq)
+
+
+@pytest.fixture(scope="module")
+def inprocess_runs():
+    return {task: run(task, "inprocess") for task in ("biased_sensor_cartpole", "goal_2d")}
+
+
+@pytest.mark.parametrize("task", ["biased_sensor_cartpole", "goal_2d"])
+def test_process_pool_gives_the_same_run_as_inprocess(task, inprocess_runs):
+    assert_same_run(run(task, "process"), inprocess_runs[task])
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray = pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements-ray.txt)")
+    ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.parametrize("task", ["biased_sensor_cartpole", "goal_2d"])
+def test_ray_gives_the_same_run_as_inprocess(task, inprocess_runs, local_ray):
+    assert_same_run(run(task, "ray"), inprocess_runs[task])
+    assert local_ray.is_initialized()  # the trainer did not shut down a Ray it did not start

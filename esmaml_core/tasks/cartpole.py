@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, Rollouts, Split
+from esmaml_core.tasks.base import BatchPolicy, EpisodeBatch, ObsNormalizer, Rollouts, Split
 
 GRAVITY = 9.8
 MASS_CART = 1.0
@@ -119,39 +119,16 @@ class BiasedSensorCartPoleFamily:
         fallen keep their state and collect no more reward.
         """
         horizon = self.horizon if horizon is None else horizon
-        batch = len(params)
-        states = np.zeros((batch, 4)) if noise is None else np.asarray(noise, dtype=float)
-        observations = self.observe(states, tasks)
-        returns = np.zeros(batch)
-        lengths = np.zeros(batch, dtype=np.int64)
-        state_sum = np.zeros(self.obs_dim)
-        state_sq_sum = np.zeros(self.obs_dim)
-        active = np.ones(batch, dtype=bool)
-        path = np.empty((batch, horizon + 1, self.obs_dim)) if record else None
-        action_log = np.zeros((batch, horizon, self.act_dim)) if record else None
-        reward_log = np.zeros((batch, horizon)) if record else None
-        if record:
-            path[:, 0] = observations
-        for t in range(horizon):
-            live = active[:, None]
-            state_sum += np.sum(observations, axis=0, where=live)
-            state_sq_sum += np.sum(observations**2, axis=0, where=live)
-            actions = policy.act(params, normalizer(observations))
-            moved, rewards, done = self.step(states, actions)
-            states = np.where(live, moved, states)
-            observations = self.observe(states, tasks)
-            returns += np.where(active, rewards, 0.0)
-            lengths += active
-            if record:
-                path[:, t + 1] = observations
-                action_log[:, t] = np.where(live, actions, 0.0)
-                reward_log[:, t] = np.where(active, rewards, 0.0)
-            active &= ~done
-            if not active.any():
-                if record:
-                    path[:, t + 2 :] = observations[:, None]
+        states = np.zeros((len(params), 4)) if noise is None else np.asarray(noise, dtype=float)
+        episodes = EpisodeBatch(self.observe(states, tasks), horizon, self.act_dim, record)
+        for _ in range(horizon):
+            actions = policy.act(params, normalizer(episodes.observations))
+            moved, rewards, terminated = self.step(states, actions)
+            states = np.where(episodes.active[:, None], moved, states)
+            episodes.step(self.observe(states, tasks), actions, rewards, terminated)
+            if episodes.finished:
                 break
-        return Rollouts(returns, lengths, state_sum, state_sq_sum, path, action_log, reward_log)
+        return episodes.rollouts()
 
 
 BIASED_SENSOR_CARTPOLE = BiasedSensorCartPoleFamily()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -23,11 +24,11 @@ import numpy as np
 
 from esmaml_core.adaptation import make_operator
 from esmaml_core.config import ConfigError, TrainConfig
-from esmaml_core.es_maml import ProbeTrajectories
-from esmaml_core.evaluation import Evaluation
+from esmaml_core.es_maml import ESLearnerBase, ProbeTrajectories
+from esmaml_core.evaluation import BatchEvaluator, Evaluation
 from esmaml_core.runs import RunStore, RunStoreError, load_arrays, save_arrays
 from esmaml_core.tasks.point import CORNERS
-from esmaml_core.trainer import make_trainer
+from esmaml_core.trainer import Trainer, make_trainer
 
 PROBE_DIR = "probes"
 REWARD_RADIUS = 2.0  # Four Corner pays only where |pos - corner|^2 < 4
@@ -78,20 +79,79 @@ def nearest_iteration(available: list[int], wanted: int) -> int:
     return earlier[-1] if earlier else available[0]
 
 
+def load_trainer(run_path: str | Path) -> Trainer:
+    """A trainer at a saved run's newest good checkpoint (iteration 0 if none); the run is only read."""
+    store = RunStore.open(run_path)
+    trainer = make_trainer(store.config())
+    state, _ = store.latest_state()
+    if state is not None:
+        trainer.state = state
+    return trainer
+
+
 def record_checkpoint_probe(run_path: str | Path, seed: int = 0, num_tasks: int = 4) -> int:
     """Adapt a saved run's newest meta-policy once on its probe tasks, with paths recorded, and save it.
 
     For runs trained without probes (e.g. by the CLI). The run's files are only read, except
     for the new probe file. Returns the checkpoint's iteration.
     """
-    store = RunStore.open(run_path)
-    trainer = make_trainer(store.config())
-    state, _ = store.latest_state()
-    if state is not None:
-        trainer.state = state
-    outcome = trainer.evaluate(trainer.config.probe_tasks or num_tasks, seed=seed, record=True)
+    trainer = load_trainer(run_path)
+    try:
+        outcome = trainer.evaluate(trainer.config.probe_tasks or num_tasks, seed=seed, record=True)
+    finally:
+        trainer.close()
     save_probe(run_path, trainer.state.iteration, outcome.probe)
     return trainer.state.iteration
+
+
+# --- MuJoCo replays ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A meta-policy and its adapted version on one task: MP4 videos and per-step rewards, same start."""
+
+    before_video: bytes
+    after_video: bytes
+    before_rewards: np.ndarray
+    after_rewards: np.ndarray
+    seconds_per_step: float
+
+
+def adapted_params(trainer: Trainer, evaluate: BatchEvaluator, tasks: np.ndarray) -> np.ndarray:
+    """The trainer's meta-parameters adapted to each task (N, task_dim) by its method's own adaptation."""
+    params, learner = trainer.state.params, trainer.learner
+    if isinstance(learner, ESLearnerBase):
+        starts = np.broadcast_to(params, (len(tasks), len(params)))
+        return learner.operator.adapt(evaluate, starts, tasks, evaluate.rng).adapted_params
+    return learner.adapt(params, evaluate, tasks, evaluate.rng).adapted_params  # PG-MAML's policy-gradient steps
+
+
+def replay_adaptation(trainer: Trainer, task: np.ndarray, seed: int) -> Replay:
+    """Adapt to ``task`` once, then render the rollouts before and after adaptation from one start state."""
+    from esmaml_core.render import family_fps, render_adaptation_video
+
+    evaluate = trainer.evaluator()
+    evaluate.rng = np.random.default_rng(seed)
+    before = trainer.state.params
+    after = adapted_params(trainer, evaluate, task[None])[0]
+    family, horizon = trainer.family, trainer.config.horizon
+    noise = family.initial_noise(evaluate.rng, 1)[0]
+    rollouts = family.rollout(
+        trainer.policy,
+        np.stack([before, after]),
+        np.stack([task, task]),
+        evaluate.normalizer,
+        noise=np.stack([noise, noise]),
+        horizon=horizon,
+        record=True,
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        videos = render_adaptation_video(
+            family, trainer.policy, before, after, task, evaluate.normalizer, noise, folder, horizon=horizon
+        )
+        before_video, after_video = videos["before"].read_bytes(), videos["after"].read_bytes()
+    return Replay(before_video, after_video, rollouts.rewards[0], rollouts.rewards[1], 1.0 / family_fps(family))
 
 
 # --- exploration metrics -------------------------------------------------------------------------

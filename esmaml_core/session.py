@@ -42,6 +42,9 @@ METHOD_FIELDS: dict[str, tuple[str, ...]] = {
 COMMON_FIELDS = ("task", "method", "policy", "hidden", "iterations", "seed", "lr", "optimizer", "queries", "horizon")
 
 
+PRETRAINED_DIR = PROJECT_ROOT / "assets" / "pretrained"
+
+
 def runs_root() -> Path:
     """Where the dashboard keeps runs: ``$ESMAML_RUNS_DIR`` or ``<project>/runs``."""
     return Path(os.environ.get(RUNS_DIR_ENV) or PROJECT_ROOT / "runs")
@@ -188,13 +191,17 @@ class TrainingSession:
     def stop(self) -> None:
         """End the session; the run stays on disk and can be reopened."""
         if self.status in (Status.RUNNING, Status.PAUSED):
-            self.status = Status.STOPPED
-        self._steps = None
+            self._end(Status.STOPPED)
 
     def _finish_if_done(self) -> None:
         if self.iteration >= self.config.iterations:
-            self.status = Status.FINISHED
-            self._steps = None
+            self._end(Status.FINISHED)
 
     def _fail(self, message: str) -> None:
-        self.status, self.error, self._steps = Status.FAILED, message, None
+        self.error = message
+        self._end(Status.FAILED)
+
+    def _end(self, status: Status) -> None:
+        """No more training in this session: release the trainer's workers, if any."""
+        self.status, self._steps = status, None
+        self.trainer.close()

@@ -1,0 +1,143 @@
+"""Plotly figures of the dashboard: learning curves, exploration paths drawn to scale, bands over seeds."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from esmaml_core.analysis import REWARD_RADIUS, CurveBand, best_so_far
+from esmaml_core.es_maml import ProbeTrajectories
+from esmaml_core.tasks.point import CORNERS, PointTaskFamily
+
+X_AXES = {"iteration": "meta-iteration", "env_steps": "environment steps", "wall_time": "wall time (s)"}
+PALETTE = ("#1f6feb", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d")
+PRE_COLOR, POST_COLOR = "#868e96", "#1f6feb"
+QUERY_COLOR, ACCEPTED_COLOR, ADAPTED_COLOR = "#74c0fc", "#2f9e44", "#e8590c"
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    red, green, blue = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def band_traces(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, color: str) -> list[go.Scatter]:
+    """A mean line with a shaded ±1 std band, as two traces sharing one legend entry."""
+    band = go.Scatter(
+        x=np.concatenate([x, x[::-1]]),
+        y=np.concatenate([mean + std, (mean - std)[::-1]]),
+        fill="toself",
+        fillcolor=_rgba(color, 0.18),
+        line={"width": 0},
+        hoverinfo="skip",
+        legendgroup=name,
+        showlegend=False,
+    )
+    line = go.Scatter(x=x, y=mean, name=name, mode="lines", line={"color": color, "width": 2.5}, legendgroup=name)
+    return [band, line]
+
+
+def _layout(fig: go.Figure, x_title: str, y_title: str, height: int = 380) -> go.Figure:
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis_title=x_title,
+        yaxis_title=y_title,
+        legend={"orientation": "h", "y": 1.08, "x": 0},
+    )
+    return fig
+
+
+def learning_curves(curves: dict[str, np.ndarray], x_key: str = "iteration") -> go.Figure:
+    """Pre- and post-adaptation return (mean ± std over evaluation tasks) against ``x_key``."""
+    fig = go.Figure()
+    for stage, color in (("pre", PRE_COLOR), ("post", POST_COLOR)):
+        traces = band_traces(
+            curves[x_key],
+            curves[f"{stage}_adaptation_return"],
+            curves[f"{stage}_adaptation_std"],
+            f"{stage}-adaptation return",
+            color,
+        )
+        fig.add_traces(traces)
+    return _layout(fig, X_AXES[x_key], "return")
+
+
+def bands_figure(bands: dict[str, CurveBand], y_title: str) -> go.Figure:
+    """One mean ± std band per experiment, against meta-iteration."""
+    fig = go.Figure()
+    for index, (label, band) in enumerate(bands.items()):
+        color = PALETTE[index % len(PALETTE)]
+        fig.add_traces(band_traces(band.iterations, band.mean, band.std, f"{label} (n={band.runs})", color))
+    return _layout(fig, X_AXES["iteration"], y_title, height=460)
+
+
+def _joined(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Many (T+1, 2) paths as one line with gaps, for a single fast trace."""
+    if len(paths) == 0:
+        return np.array([]), np.array([])
+    gap = np.full((len(paths), 1, 2), np.nan)
+    points = np.concatenate([paths[..., :2], gap], axis=1).reshape(-1, 2)
+    return points[:, 0], points[:, 1]
+
+
+def _paths_trace(paths: np.ndarray, name: str, color: str, width: float, dash: str = "solid") -> go.Scatter:
+    x, y = _joined(paths)
+    return go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": color, "width": width, "dash": dash})
+
+
+def _task_geometry(fig: go.Figure, family: PointTaskFamily, goal: np.ndarray) -> float:
+    """Draw corners (reward radius) or the goal and arena; return the half-width of the view."""
+    if family.name == "four_corner":
+        for corner in CORNERS:
+            is_goal = bool(np.allclose(corner, goal))
+            fig.add_shape(
+                type="circle",
+                x0=corner[0] - REWARD_RADIUS,
+                x1=corner[0] + REWARD_RADIUS,
+                y0=corner[1] - REWARD_RADIUS,
+                y1=corner[1] + REWARD_RADIUS,
+                line={"color": ACCEPTED_COLOR if is_goal else "#adb5bd", "width": 2 if is_goal else 1, "dash": "dot"},
+                fillcolor=_rgba(ACCEPTED_COLOR, 0.10) if is_goal else "rgba(0,0,0,0)",
+                layer="below",
+            )
+        half_width = 4.4
+    else:
+        clip = family.position_clip
+        fig.add_shape(type="rect", x0=-clip, x1=clip, y0=-clip, y1=clip, line={"color": "#adb5bd"}, layer="below")
+        half_width = clip * 1.1
+    goal_marker = {"symbol": "star", "size": 16, "color": "gold", "line": {"color": "#846400", "width": 1}}
+    fig.add_trace(go.Scatter(x=[goal[0]], y=[goal[1]], mode="markers", name="goal", marker=goal_marker))
+    start_marker = {"symbol": "circle", "size": 9, "color": "black"}
+    fig.add_trace(go.Scatter(x=[0], y=[0], mode="markers", name="start", marker=start_marker))
+    return half_width
+
+
+def exploration_figure(
+    family: PointTaskFamily, probe: ProbeTrajectories, task_index: int, proposals: int | None = None, title: str = ""
+) -> go.Figure:
+    """The K exploration paths on one probe task, the meta-policy's path and the adapted one, to scale.
+
+    For hill climbing, ``proposals`` limits the view to the first proposals, colours kept ones
+    and highlights the best policy so far instead of the final adapted one.
+    """
+    queries = probe.query_paths[task_index]
+    shown = len(queries) if proposals is None else proposals
+    fig = go.Figure()
+    half_width = _task_geometry(fig, family, probe.tasks[task_index])
+    if probe.accepted is None:
+        fig.add_trace(_paths_trace(queries[:shown], f"{shown} exploration paths", QUERY_COLOR, 1.2))
+        highlight, highlight_name = probe.adapted_paths[task_index], "adapted policy"
+    else:
+        kept = probe.accepted[task_index][:shown]
+        fig.add_trace(_paths_trace(queries[:shown][~kept], "rejected proposals", QUERY_COLOR, 1.0))
+        fig.add_trace(_paths_trace(queries[:shown][kept], "kept proposals", ACCEPTED_COLOR, 1.6))
+        best = best_so_far(probe.accepted[task_index])[shown - 1] if shown else -1
+        highlight = probe.start_paths[task_index] if best < 0 else queries[best]
+        highlight_name = "adapted policy" if shown == len(queries) else f"best after {shown} proposals"
+    fig.add_trace(_paths_trace(probe.start_paths[task_index][None], "meta-policy", "#212529", 1.5, "dash"))
+    fig.add_trace(_paths_trace(highlight[None], highlight_name, ADAPTED_COLOR, 4.0))
+    fig.update_xaxes(range=[-half_width, half_width], zeroline=False)
+    fig.update_yaxes(range=[-half_width, half_width], zeroline=False, scaleanchor="x", scaleratio=1)
+    fig.update_layout(title=title, height=470, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    fig.update_layout(legend={"orientation": "h", "y": -0.05})
+    return fig

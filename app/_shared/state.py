@@ -1,0 +1,58 @@
+"""Per-browser-session state: the one run this tab is training, and its time-boxed ticks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from esmaml_core.runs import RunStoreError
+from esmaml_core.session import Status, TrainingSession, runs_root
+
+SESSION_KEY = "training_session"
+RUN_QUERY_PARAM = "run"
+TICK_SECONDS = 0.5  # how often a live view trains and redraws
+STEP_BUDGET_SECONDS = 0.35  # training time per tick, leaving time to draw
+
+
+def page_setup(title: str, icon: str) -> None:
+    st.set_page_config(page_title=f"{title} · ES-MAML Studio", page_icon=icon, layout="wide")
+
+
+def current_session() -> TrainingSession | None:
+    """This tab's training session; after a browser refresh, the run named in the URL, reopened paused."""
+    session = st.session_state.get(SESSION_KEY)
+    run_name = st.query_params.get(RUN_QUERY_PARAM)
+    if session is None and run_name:
+        try:
+            if Path(run_name).name != run_name:
+                raise RunStoreError("not a run name")
+            session = TrainingSession.reopen(runs_root() / run_name)
+        except (RunStoreError, OSError) as error:
+            st.warning(f"Could not reopen run {run_name!r}: {error}")
+            del st.query_params[RUN_QUERY_PARAM]
+            return None
+        set_current_session(session)
+    return session
+
+
+def set_current_session(session: TrainingSession | None) -> None:
+    st.session_state[SESSION_KEY] = session
+    if session is None:
+        st.query_params.pop(RUN_QUERY_PARAM, None)
+    else:
+        st.query_params[RUN_QUERY_PARAM] = session.store.name
+
+
+def tick_interval(session: TrainingSession | None) -> float | None:
+    """run_every for a live fragment: tick while this tab's run is training, else stay still."""
+    return TICK_SECONDS if session is not None and session.status is Status.RUNNING else None
+
+
+def train_a_little(session: TrainingSession | None) -> None:
+    """One tick of training; when the run stops running, rerun the page to stop ticking."""
+    if session is None or session.status is not Status.RUNNING:
+        return
+    session.advance(STEP_BUDGET_SECONDS)
+    if session.status is not Status.RUNNING:
+        st.rerun()

@@ -1,0 +1,186 @@
+"""Explore: how ES-MAML (parameter space) and PG-MAML (action space) spend their K queries on a task."""
+
+import streamlit as st
+from _shared.figures import exploration_figure
+from _shared.state import current_session, page_setup, tick_interval, train_a_little
+
+from esmaml_core.analysis import (
+    RunSummary,
+    distinct_corners_reached,
+    final_distances,
+    list_runs,
+    load_probe,
+    nearest_iteration,
+    probe_iterations,
+    record_checkpoint_probe,
+)
+from esmaml_core.config import METHODS
+from esmaml_core.es_maml import ProbeTrajectories
+from esmaml_core.runs import CheckpointError
+from esmaml_core.session import Status, runs_root
+from esmaml_core.tasks import TASK_FAMILIES
+from esmaml_core.tasks.point import PointTaskFamily
+
+PLAY_SECONDS = 0.8
+ITERATION_KEY, PROPOSALS_KEY, PLAYING_KEY = "explore.iteration", "explore.proposals", "explore.playing"
+SIDES = (
+    ("ES-MAML: parameter-space exploration", "K perturbed deterministic policies θ + σε₁…θ + σε_K", False),
+    ("PG-MAML: action-space exploration", "one stochastic policy, K noisy rollouts", True),
+)
+
+
+def goal_label(goal) -> str:
+    return f"goal ({goal[0]:+.2f}, {goal[1]:+.2f})"
+
+
+def choose_run(runs: list[RunSummary], pg: bool, live_name: str | None) -> RunSummary | None:
+    """A run picker for one side, or a note saying why there is nothing to pick."""
+    if pg and "pg_maml" not in METHODS:
+        st.info("PG-MAML is not available in this version of esmaml_core yet; this side fills in once it lands.")
+        return None
+    if not runs:
+        method = "PG-MAML" if pg else "ES-MAML"
+        st.info(f"No {method} run on this task yet: start one on the Train page (method {method}).")
+        st.page_link("pages/1_Train.py", label="Go to Train", icon="🏋️")
+        return None
+
+    def label(run: RunSummary) -> str:
+        live = " · ● this tab's run" if run.name == live_name else ""
+        operator = "" if pg else f" · {run.config.operator}"
+        return f"{run.name}{operator} · {run.iterations_done} it.{live}"
+
+    run = st.selectbox("Run", runs, format_func=label, key=f"explore.run.{pg}")
+    if not probe_iterations(run.path):
+        st.caption("This run has no recorded exploration paths (e.g. it was trained by the CLI).")
+        if st.button("Record them at its latest checkpoint", key=f"explore.record.{pg}"):
+            try:
+                record_checkpoint_probe(run.path)
+            except CheckpointError as error:
+                st.error(str(error))
+    return run
+
+
+def exploration_metrics(family: PointTaskFamily, probe: ProbeTrajectories, task_index: int) -> None:
+    """Small numbers under a plot: what the K queries covered and how close adaptation got."""
+    goal = probe.tasks[task_index]
+    columns = st.columns(3)
+    if family.name == "four_corner":
+        columns[0].metric(
+            "Corners reached by the K paths", f"{distinct_corners_reached(probe.query_paths[task_index])} / 4"
+        )
+    else:
+        columns[0].metric("K exploration paths", len(probe.query_paths[task_index]))
+    columns[1].metric(
+        "Mean final distance to goal (K paths)", f"{final_distances(probe.query_paths[task_index], goal).mean():.2f}"
+    )
+    columns[2].metric(
+        "Adapted policy's final distance", f"{final_distances(probe.adapted_paths[task_index], goal):.2f}"
+    )
+
+
+def step_playback(iterations: list[int], proposals: int | None) -> None:
+    """Advance the animation one frame (looping): hill-climbing proposals if asked for, else meta-iterations."""
+    if st.session_state.get("explore.play_what") == "proposals" and proposals is not None:
+        current = st.session_state.get(PROPOSALS_KEY, 0)
+        st.session_state[PROPOSALS_KEY] = current + 1 if current < proposals else 0
+        return
+    position = iterations.index(st.session_state[ITERATION_KEY])
+    st.session_state[ITERATION_KEY] = iterations[(position + 1) % len(iterations)]
+
+
+def explorer(family: PointTaskFamily, runs: list[RunSummary | None], following_live: bool) -> None:
+    """Slider, probe-task picker and the two sides' figures for the chosen meta-iteration."""
+    available = [probe_iterations(run.path) if run is not None else [] for run in runs]
+    iterations = next((items for items in available if items), None)
+    if iterations is None:
+        return
+    if st.session_state.get(ITERATION_KEY) not in iterations or following_live:
+        st.session_state[ITERATION_KEY] = iterations[-1]
+    probes = [
+        load_probe(run.path, nearest_iteration(items, st.session_state[ITERATION_KEY])) if items else None
+        for run, items in zip(runs, available, strict=True)
+    ]
+    hill_climbing = probes[0] is not None and probes[0].accepted is not None
+    queries = probes[0].query_paths.shape[1] if hill_climbing else None
+    if st.session_state.get(PLAYING_KEY):
+        step_playback(iterations, queries)
+    st.select_slider("Meta-iteration", options=iterations, key=ITERATION_KEY)
+    tasks = min(len(probe.tasks) for probe in probes if probe is not None)
+    reference = next(probe for probe in probes if probe is not None)
+    task_index = st.radio(
+        "Probe task (the same held-out tasks on both sides)",
+        range(tasks),
+        format_func=lambda index: goal_label(reference.tasks[index]),
+        horizontal=True,
+        key="explore.task_index",
+    )
+    proposals = None
+    if hill_climbing:
+        st.session_state.setdefault(PROPOSALS_KEY, queries)
+        proposals = st.slider("Hill-climbing proposals tried", 0, queries, key=PROPOSALS_KEY)
+    for column, (title, _, pg), probe, items in zip(st.columns(2), SIDES, probes, available, strict=True):
+        with column:
+            if probe is None:
+                continue
+            shown = nearest_iteration(items, st.session_state[ITERATION_KEY])
+            figure = exploration_figure(
+                family, probe, task_index, None if pg else proposals, f"{title.split(':')[0]} · iteration {shown}"
+            )
+            st.plotly_chart(figure, key=f"explore.figure.{pg}")
+            exploration_metrics(family, probe, task_index)
+
+
+page_setup("Explore", "🧭")
+st.title("Explore")
+st.markdown(
+    "On a new task, adaptation may use **K** rollouts. ES-MAML spends them on **K perturbed copies of the "
+    "policy** (parameter-space noise: each path is smooth and goes its own way); PG-MAML on **K noisy runs of "
+    "one stochastic policy** (action-space noise: jittery paths around one mean). The thick orange path is "
+    "the policy after adaptation."
+)
+session = current_session()
+point_tasks = [name for name, family in TASK_FAMILIES.items() if isinstance(family, PointTaskFamily)]
+if session is not None and session.config.task in point_tasks:
+    st.session_state.setdefault("explore.task", session.config.task)
+task = st.radio("Task", point_tasks, horizontal=True, key="explore.task")
+live_name = session.store.name if session is not None else None
+all_runs = list_runs(runs_root(), task=task)
+chosen = []
+for column, (title, subtitle, pg) in zip(st.columns(2), SIDES, strict=True):
+    with column:
+        st.subheader(title)
+        st.caption(subtitle)
+        side_runs = [run for run in all_runs if (run.config.method == "pg_maml") == pg]
+        chosen.append(choose_run(side_runs, pg, live_name))
+
+playing = bool(st.session_state.get(PLAYING_KEY))
+play, what, follow = st.columns([1, 2, 2])
+play.button(
+    "⏸ Pause" if playing else "▶ Play",
+    key="explore.play",
+    on_click=lambda: st.session_state.update({PLAYING_KEY: not playing}),
+)
+what.radio(
+    "Play through",
+    ("iterations", "proposals"),
+    format_func={"iterations": "meta-iterations", "proposals": "hill-climbing proposals"}.get,
+    horizontal=True,
+    key="explore.play_what",
+)
+live_shown = (
+    session is not None
+    and session.status is Status.RUNNING
+    and live_name in [run.name for run in chosen if run is not None]
+)
+following = follow.toggle("Follow the live run", value=True, key="explore.follow", disabled=not live_shown)
+interval = PLAY_SECONDS if playing else tick_interval(session) if live_shown else None
+
+
+@st.fragment(run_every=interval)
+def live_explorer() -> None:
+    if live_shown:
+        train_a_little(session)
+    explorer(TASK_FAMILIES[task], chosen, following and live_shown and not playing)
+
+
+live_explorer()

@@ -1,0 +1,81 @@
+"""Replay: a MuJoCo meta-policy before and after adapting to one direction, as video."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from _shared.figures import POST_COLOR, PRE_COLOR
+from _shared.state import page_setup
+
+from esmaml_core.analysis import Replay, list_runs, load_trainer, replay_adaptation
+from esmaml_core.config import TrainConfig
+from esmaml_core.session import PRETRAINED_DIR, runs_root
+from esmaml_core.trainer import make_trainer
+
+FRESH = "fresh"  # source key of an untrained meta-policy (iteration 0) for the chosen task
+DIRECTIONS = {1.0: "forward (+1)", -1.0: "backward (−1)"}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_replay(source: str, task: str, direction: float, seed: int) -> Replay:
+    """Renders are slow (seconds), so each (policy, task, seed) is rendered once per server."""
+    trainer = make_trainer(TrainConfig(task=task, operator="es_grad")) if source == FRESH else load_trainer(source)
+    try:
+        return replay_adaptation(trainer, np.array([direction]), seed)
+    finally:
+        trainer.close()
+
+
+def rewards_figure(replay: Replay) -> go.Figure:
+    fig = go.Figure()
+    for rewards, name, color in (
+        (replay.before_rewards, "before adaptation", PRE_COLOR),
+        (replay.after_rewards, "after adaptation", POST_COLOR),
+    ):
+        seconds = np.arange(1, len(rewards) + 1) * replay.seconds_per_step
+        fig.add_trace(go.Scatter(x=seconds, y=rewards, name=name, mode="lines", line={"color": color}))
+    fig.update_layout(
+        height=320,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        xaxis_title="simulated time (s)",
+        yaxis_title="reward per step",
+        legend={"orientation": "h"},
+    )
+    return fig
+
+
+page_setup("Replay", "🎬")
+st.title("Replay")
+try:
+    from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES
+except ImportError as error:
+    st.info(f"MuJoCo tasks and rendering are not available in this installation yet ({error}).")
+    st.stop()
+st.markdown(
+    "A forward/backward locomotion task: the same body must run **forward** on some tasks and **backward** on "
+    "others. The meta-policy (left) gets K queries of the task, adapts, and the adapted policy runs (right), "
+    "from the same start state."
+)
+task_names = [family.name for family in MUJOCO_FAMILIES]
+task = st.selectbox("MuJoCo task", task_names, key="replay.task")
+runs = list_runs(PRETRAINED_DIR, task=task) + list_runs(runs_root(), task=task)
+sources = {str(run.path): f"{run.name} ({run.config.method}, {run.iterations_done} it.)" for run in runs}
+sources[FRESH] = "untrained meta-policy (iteration 0)"
+if not runs:
+    st.caption(f"No pretrained or saved {task} runs yet: the untrained meta-policy is shown until one is trained.")
+source = st.selectbox("Meta-policy", tuple(sources), format_func=sources.get, key="replay.source")
+direction = st.radio("Task direction", tuple(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True)
+seed = st.number_input("Seed (start state and adaptation noise)", 0, 10_000, 0, key="replay.seed")
+
+if st.toggle("Render", value=False, key="replay.render", help="a few seconds per new (policy, task, seed)"):
+    with st.spinner("Adapting and rendering…"):
+        replay = cached_replay(source, task, direction, int(seed))
+    before, after = st.columns(2)
+    for column, title, video, rewards in (
+        (before, "Before adaptation", replay.before_video, replay.before_rewards),
+        (after, "After adaptation", replay.after_video, replay.after_rewards),
+    ):
+        with column:
+            st.subheader(title)
+            st.video(video, loop=True, autoplay=True, muted=True)
+            st.metric("Return", f"{rewards.sum():.1f}")
+    st.plotly_chart(rewards_figure(replay), key="replay.rewards")

@@ -1,0 +1,65 @@
+"""Compare: saved runs' learning curves, mean and spread over seeds, and their final returns."""
+
+from importlib.util import find_spec
+
+import streamlit as st
+from _shared.figures import bands_figure
+from _shared.state import page_setup
+
+from esmaml_core.analysis import aggregate_curves, final_returns_rows, group_runs, list_runs, rows_to_csv
+from esmaml_core.session import runs_root
+
+METRICS = {"post_adaptation_return": "post-adaptation return", "pre_adaptation_return": "pre-adaptation return"}
+DEFAULT_SELECTION = 12
+
+page_setup("Compare", "📊")
+st.title("Compare")
+st.markdown(
+    "Runs whose configurations differ only in the seed form one **experiment**: its curve is the mean over "
+    "seeds, with a band of ± one standard deviation, up to the iteration every seed has reached."
+)
+runs = list_runs(runs_root())
+if not runs:
+    st.info(f"No saved runs in `{runs_root()}` yet: train some on the Train page.")
+    st.page_link("pages/1_Train.py", label="Go to Train", icon="🏋️")
+    st.stop()
+
+selected = st.multiselect(
+    "Runs",
+    runs,
+    default=runs[:DEFAULT_SELECTION],
+    format_func=lambda run: f"{run.name} ({run.iterations_done} it.)",
+    key="compare.runs",
+)
+selected = [run for run in selected if run.metrics]
+if not selected:
+    st.info("Pick one or more runs that have at least one iteration.")
+    st.stop()
+metric = st.radio("Metric", tuple(METRICS), format_func=METRICS.get, horizontal=True, key="compare.metric")
+groups = group_runs(selected)
+figure = bands_figure({group.label: aggregate_curves(group.runs, metric) for group in groups}, METRICS[metric])
+st.plotly_chart(figure, key="compare.figure")
+
+rows = final_returns_rows(groups)
+st.subheader("Final returns")
+st.dataframe(rows, hide_index=True)
+
+csv, png, html = st.columns(3)
+csv.download_button("Download table (CSV)", rows_to_csv(rows), "final_returns.csv", "text/csv", key="compare.csv")
+if find_spec("kaleido") is not None:
+    png.download_button(
+        "Download figure (PNG)",
+        lambda: figure.to_image(format="png", scale=2),
+        "learning_curves.png",
+        "image/png",
+        key="compare.png",
+    )
+else:
+    png.caption("PNG export needs the `kaleido` package and Chromium; the interactive HTML works everywhere.")
+html.download_button(
+    "Download figure (HTML)",
+    figure.to_html(include_plotlyjs="cdn"),
+    "learning_curves.html",
+    "text/html",
+    key="compare.html",
+)

@@ -1,0 +1,161 @@
+"""Learn: the ideas behind ES-MAML, each beside a small figure a teacher can drive."""
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from _shared.figures import ACCEPTED_COLOR, ADAPTED_COLOR, POST_COLOR, PRE_COLOR, QUERY_COLOR
+from _shared.state import page_setup
+
+from esmaml_core.analysis import (
+    TOY_OPTIMUM,
+    ToyAdaptation,
+    es_gradient_estimate,
+    gaussian_smoothing,
+    rugged,
+    smoothed_gradient,
+    toy_adaptation,
+    toy_objective,
+)
+
+X_GRID = np.linspace(-3.0, 3.0, 1201)
+TOY_START = np.array([-0.8, -0.6])
+TOY_GRID = np.linspace(-1.5, 1.8, 120)
+
+
+def tangent(x0: float, y0: float, slope: float, name: str, color: str, dash: str) -> go.Scatter:
+    xs = np.array([x0 - 0.8, x0 + 0.8])
+    return go.Scatter(x=xs, y=y0 + slope * (xs - x0), name=name, mode="lines", line={"color": color, "dash": dash})
+
+
+def smoothing_section() -> None:
+    st.header("1 · Gaussian smoothing makes any objective differentiable")
+    text, figure = st.columns([2, 3])
+    with text:
+        st.markdown(
+            "ES never differentiates the return itself. It climbs its **Gaussian smoothing**, which is smooth "
+            "even when the return jumps, and whose gradient needs only function values:"
+        )
+        st.latex(
+            r"f_\sigma(x) = \mathbb{E}_{u\sim\mathcal N(0,1)}\big[f(x+\sigma u)\big],\qquad"
+            r"\nabla f_\sigma(x) = \tfrac{1}{\sigma}\,\mathbb{E}_u\big[f(x+\sigma u)\,u\big]"
+        )
+        sigma = st.slider("σ (smoothing scale)", 0.02, 1.5, 0.4, 0.02, key="learn.sigma")
+        x0 = st.slider("x₀ (where the gradient is estimated)", -2.5, 2.5, -0.6, 0.05, key="learn.x0")
+        pairs = st.slider("n antithetic pairs", 1, 200, 10, key="learn.pairs")
+        seed = st.number_input("Seed of the samples", 0, 10_000, 0, key="learn.seed")
+    estimate = es_gradient_estimate(rugged, x0, sigma, pairs, np.random.default_rng(seed))
+    true_slope = float(smoothed_gradient(rugged, np.array(x0), sigma))
+    height = float(gaussian_smoothing(rugged, np.array(x0), sigma))
+    fig = go.Figure(
+        [
+            go.Scatter(x=X_GRID, y=rugged(X_GRID), name="f (non-smooth)", line={"color": PRE_COLOR}),
+            go.Scatter(x=X_GRID, y=gaussian_smoothing(rugged, X_GRID, sigma), name="f_σ", line={"color": POST_COLOR}),
+            go.Scatter(
+                x=estimate.points,
+                y=estimate.values,
+                mode="markers",
+                name="samples f(x₀ ± σg)",
+                marker={"color": QUERY_COLOR, "size": 6},
+            ),
+            tangent(x0, height, true_slope, "true ∇f_σ(x₀)", POST_COLOR, "dash"),
+            tangent(x0, height, estimate.value, "ES estimate", ADAPTED_COLOR, "solid"),
+        ]
+    )
+    fig.update_layout(height=400, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"})
+    with figure:
+        st.plotly_chart(fig, key="learn.smoothing")
+        true, es, error = st.columns(3)
+        true.metric("True ∇f_σ(x₀)", f"{true_slope:+.3f}")
+        es.metric(f"ES estimate ({2 * pairs} samples)", f"{estimate.value:+.3f}")
+        error.metric("Error", f"{estimate.value - true_slope:+.3f}", delta_color="off")
+
+
+def toy_figure(result: ToyAdaptation, title: str) -> go.Figure:
+    """Contours of the toy objective, the K queries, the start and the adapted point."""
+    xx, yy = np.meshgrid(TOY_GRID, TOY_GRID)
+    values = toy_objective(np.stack([xx, yy], axis=-1))
+    fig = go.Figure(go.Contour(x=TOY_GRID, y=TOY_GRID, z=values, colorscale="Blues", showscale=False, opacity=0.6))
+    kept = np.ones(len(result.queries), dtype=bool) if result.accepted is None else result.accepted
+    fig.add_trace(
+        go.Scatter(
+            x=result.queries[~kept, 0],
+            y=result.queries[~kept, 1],
+            mode="markers",
+            name="rejected proposals",
+            marker={"color": "#adb5bd", "size": 7},
+        )
+    )
+    kept_name = "queries θ + σε_k" if result.accepted is None else "kept proposals"
+    kept_color = QUERY_COLOR if result.accepted is None else ACCEPTED_COLOR
+    fig.add_trace(
+        go.Scatter(
+            x=result.queries[kept, 0],
+            y=result.queries[kept, 1],
+            mode="markers" if result.accepted is None else "lines+markers",
+            name=kept_name,
+            marker={"color": kept_color, "size": 8},
+        )
+    )
+    for point, name, color, symbol in (
+        (result.start, "θ (start)", "black", "circle"),
+        (result.adapted, "U(θ) (adapted)", ADAPTED_COLOR, "diamond"),
+        (TOY_OPTIMUM, "optimum", "gold", "star"),
+    ):
+        marker = {"color": color, "size": 14, "symbol": symbol, "line": {"color": "black", "width": 1}}
+        fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers", name=name, marker=marker))
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    fig.update_layout(title=title, height=430, margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h"})
+    return fig
+
+
+def adaptation_section() -> None:
+    st.header("2 · Two ways to adapt with K queries: an ES gradient step or hill climbing")
+    st.markdown(
+        "Both operators below are the library's own, run on a 2-D toy objective −|θ − θ*| instead of a task. "
+        "The **ES gradient** operator queries K points around θ and takes one step along their weighted "
+        "average. **Hill climbing** proposes one point at a time around the best so far and keeps it only "
+        "if it is better: it can never get worse, but it is not differentiable, so gradient-based MAML "
+        "cannot use it. ES-MAML can, because its outer loop needs only the return after adaptation."
+    )
+    controls = st.columns(4)
+    queries = controls[0].slider("K queries", 1, 50, 10, key="learn.queries")
+    sigma = controls[1].slider("σ (query scale)", 0.05, 1.0, 0.3, 0.05, key="learn.toy_sigma")
+    step = controls[2].slider("α (ES step size)", 0.05, 2.0, 0.5, 0.05, key="learn.alpha")
+    seed = controls[3].number_input("Seed", 0, 10_000, 0, key="learn.toy_seed")
+    for column, operator, title in zip(
+        st.columns(2), ("es_grad", "hill_climb"), ("ES gradient step (MC)", "Hill climbing"), strict=True
+    ):
+        result = toy_adaptation(operator, TOY_START, queries, sigma, step, seed)
+        with column:
+            st.plotly_chart(toy_figure(result, title), key=f"learn.toy.{operator}")
+            st.metric(
+                "Objective after adaptation",
+                f"{result.adapted_value:.3f}",
+                f"{result.adapted_value - result.start_value:+.3f} from {result.start_value:.3f}",
+            )
+
+
+def meta_gradient_section() -> None:
+    st.header("3 · The zero-order meta-gradient")
+    st.markdown(
+        "MAML maximises the return **after** adaptation, J(θ) = E_T[R_T(U_T(θ))]. ES-MAML smooths J and "
+        "estimates its gradient from n perturbations θ + σg_i, each adapted to its own sampled task T_i with "
+        "any operator U, with no Hessian and no back-propagation through U:"
+    )
+    st.latex(
+        r"\nabla_\theta \widetilde J_\sigma(\theta) = \frac{1}{\sigma}\,"
+        r"\mathbb{E}_{T,\,g\sim\mathcal N(0,I)}\Big[R_T\big(U_T(\theta+\sigma g)\big)\,g\Big]"
+        r"\;\approx\;\frac{1}{n\sigma}\sum_{i=1}^{n} R_{T_i}\big(U_{T_i}(\theta+\sigma g_i)\big)\,g_i"
+    )
+    st.markdown("With the ES-gradient operator, one adaptation step is itself an ES estimate from K queries:")
+    st.latex(
+        r"U_T(\theta) = \theta + \frac{\alpha}{\sigma K}\sum_{k=1}^{K} R_T(\theta+\sigma\varepsilon_k)\,\varepsilon_k"
+    )
+    st.page_link("pages/1_Train.py", label="Now train one and watch it learn", icon="🏋️")
+
+
+page_setup("Learn", "🎓")
+st.title("Learn")
+smoothing_section()
+adaptation_section()
+meta_gradient_section()

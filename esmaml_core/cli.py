@@ -16,7 +16,7 @@ import json
 import sys
 from dataclasses import fields
 
-from esmaml_core.config import METHODS, OPERATORS, POLICIES, ConfigError, TrainConfig
+from esmaml_core.config import METHOD_DEFAULTS, METHODS, OPERATORS, POLICIES, ConfigError, TrainConfig
 from esmaml_core.fitness import FITNESS_SHAPINGS
 from esmaml_core.optimizers import OPTIMIZERS
 from esmaml_core.runs import CheckpointError, RunStore, RunStoreError, run_training
@@ -41,17 +41,20 @@ TRAIN_OPTIONS: list[tuple[str, dict]] = [
     ("lr", dict(type=float, help="meta learning rate")),
     ("optimizer", dict(choices=list(OPTIMIZERS), help="meta optimizer")),
     ("fitness", dict(choices=list(FITNESS_SHAPINGS), help="fitness shaping of meta-level returns")),
-    ("queries", dict(type=int, help="K, queries per task in adaptation")),
-    ("alpha", dict(type=float, help="adaptation step size")),
+    ("queries", dict(type=int, help="K, queries per task in adaptation (pg_maml: trajectories per task)")),
+    ("alpha", dict(type=float, help="adaptation step size (pg_maml: inner policy-gradient step)")),
     ("adaptation_sigma", dict(type=float, help="adaptation perturbation scale")),
     ("horizon", dict(type=int, help="episode length")),
-    ("task_batch", dict(type=int, help="tasks per iteration (first-order ES-MAML)")),
+    ("task_batch", dict(type=int, help="tasks per iteration (first-order ES-MAML, pg_maml)")),
     ("eval_tasks", dict(type=int, help="held-out tasks scored every iteration")),
     ("probe_tasks", dict(type=int, help="evaluation tasks whose paths are recorded for the dashboard")),
+    ("inner_steps", dict(type=int, help="pg_maml: policy-gradient steps in adaptation, new trajectories each")),
+    ("init_log_std", dict(type=float, help="pg_maml: initial log standard deviation of the Gaussian policy")),
 ]
 TRAIN_FLAGS: list[tuple[str, str, str]] = [
     # (field, flag, help): boolean switches
     ("hessian", "--hessian", "add the ES-Hessian term to first-order ES-MAML"),
+    ("first_order", "--first-order", "pg_maml: first-order MAML (no gradient through the inner step)"),
 ]
 
 
@@ -76,7 +79,8 @@ def build_parser() -> ArgumentParser:
     train = commands.add_parser("train", help="meta-train a policy into a run folder")
     for field, kwargs in TRAIN_OPTIONS:
         default = getattr(defaults, field)
-        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        shown += "".join(f"; {method}: {given[field]}" for method, given in METHOD_DEFAULTS.items() if field in given)
         train.add_argument(
             flag(field), dest=field, default=None, **{**kwargs, "help": f"{kwargs['help']} (default: {shown})"}
         )
@@ -117,7 +121,7 @@ def given_config_values(args: argparse.Namespace) -> dict:
 def config_for_new_run(values: dict) -> TrainConfig:
     if "hidden" in values and values.get("policy", TrainConfig.policy) != "mlp":
         raise ConfigError("hidden", values["hidden"], "only applies with --policy mlp")
-    return TrainConfig(**values).validate()
+    return TrainConfig.for_method(**values).validate()
 
 
 def config_for_resume(store: RunStore, values: dict) -> TrainConfig:
@@ -209,7 +213,8 @@ def command_eval(args: argparse.Namespace) -> int:
         print(json.dumps(summary))
         return 0
     config = trainer.config
-    print(f"run {store.path}: {config.task}, {config.method} + {config.operator}, iteration {trainer.state.iteration}")
+    method = config.method if config.method == "pg_maml" else f"{config.method} + {config.operator}"
+    print(f"run {store.path}: {config.task}, {method}, iteration {trainer.state.iteration}")
     print(f"pre-adaptation return:  {pre.mean():10.3f} ± {pre.std():.3f} over {args.tasks} {args.split} tasks")
     print(f"post-adaptation return: {post.mean():10.3f} ± {post.std():.3f} over {args.tasks} {args.split} tasks")
     return 0

@@ -11,6 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from esmaml_core.cli import main
 from esmaml_core.config import ConfigError, TrainConfig
 from esmaml_core.evaluation import BatchEvaluator
 from esmaml_core.pg_maml import (
@@ -23,6 +24,7 @@ from esmaml_core.pg_maml import (
     task_meta_gradients,
 )
 from esmaml_core.policies import MLPPolicy
+from esmaml_core.runs import RunStore
 from esmaml_core.tasks import ObsNormalizer, get_task_family
 from esmaml_core.trainer import make_trainer
 
@@ -227,3 +229,33 @@ def test_jax_loads_only_when_pg_maml_is_used():
     code = "import sys, esmaml_core.trainer, esmaml_core.cli; print('jax' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"
+
+
+def test_cli_trains_pg_maml_with_its_method_defaults_and_options(tmp_path, capsys):
+    out = tmp_path / "run"
+    small = [
+        "--task",
+        "goal_2d",
+        "--queries",
+        "2",
+        "--task-batch",
+        "2",
+        "--eval-tasks",
+        "2",
+        "--probe-tasks",
+        "1",
+        "--horizon",
+        "10",
+    ]
+    options = ["--method", "pg_maml", "--inner-steps", "2", "--init-log-std", "-0.5", "--first-order"]
+    assert main(["train", *options, *small, "--iterations", "2", "--quiet", "--out", str(out)]) == 0
+    config = RunStore.open(out).config()
+    assert (config.optimizer, config.alpha, config.inner_steps, config.init_log_std, config.first_order) == (
+        "adam",
+        0.001,
+        2,
+        -0.5,
+        True,
+    )
+    assert main(["train", "--method", "pg_maml", "--init-log-std", "inf", "--out", str(tmp_path / "bad")]) == 2
+    assert "error: --init-log-std: got inf" in capsys.readouterr().err

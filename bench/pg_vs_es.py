@@ -1,0 +1,62 @@
+"""PG-MAML against ES-MAML on goal_2d at the same rollout budget per meta-iteration.
+
+Both methods use K = 20 queries and score 20 held-out tasks every iteration. PG-MAML
+(defaults: 20 training tasks, one inner step) rolls out (20 + 20) tasks x 20 trajectories
+x 2 stages = 1600 trajectories; zero-order ES-MAML with hill climbing rolls out
+(2 x 26 perturbations + 20) x (1 start + 20 queries + 1 adapted) = 1584. goal_2d episodes
+end early at the goal, so the env steps actually taken are measured and printed.
+The first ``--warmup`` iterations (JAX compiles PG-MAML's functions there) are not timed.
+
+    python bench/pg_vs_es.py [--iterations 10] [--warmup 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from esmaml_core.config import TrainConfig  # noqa: E402
+from esmaml_core.trainer import make_trainer  # noqa: E402
+
+CONFIGS = {
+    "ES-MAML (hill climbing)": TrainConfig.for_method(method="es_maml", task="goal_2d", perturbations=26),
+    "PG-MAML first-order": TrainConfig.for_method(method="pg_maml", task="goal_2d", first_order=True),
+    "PG-MAML": TrainConfig.for_method(method="pg_maml", task="goal_2d"),
+}
+
+
+def measure(config: TrainConfig, iterations: int, warmup: int) -> tuple[float, float]:
+    """(seconds per meta-iteration, env steps per meta-iteration) after ``warmup`` untimed iterations."""
+    trainer = make_trainer(config)
+    for _ in range(warmup):
+        trainer.step()
+    steps_before = trainer.state.env_steps
+    started = time.perf_counter()
+    for _ in range(iterations):
+        trainer.step()
+    seconds = time.perf_counter() - started
+    return seconds / iterations, (trainer.state.env_steps - steps_before) / iterations
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iterations", type=int, default=10, help="timed meta-iterations per method")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed meta-iterations first")
+    args = parser.parse_args()
+    results = {name: measure(config, args.iterations, args.warmup) for name, config in CONFIGS.items()}
+    for name, (seconds, steps) in results.items():
+        rate = steps / seconds
+        print(f"{name:24s} {seconds * 1e3:7.1f} ms/iteration  {steps:9,.0f} env steps/iteration  {rate:9,.0f} steps/s")
+    (es_seconds, es_steps), (pg_seconds, pg_steps) = results["ES-MAML (hill climbing)"], results["PG-MAML"]
+    print(
+        f"ratio PG-MAML / ES-MAML: {pg_seconds / es_seconds:.2f}x wall time per iteration, "
+        f"{(pg_steps / pg_seconds) / (es_steps / es_seconds):.2f}x env steps per second"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -5,9 +5,10 @@ Both methods use K = 20 queries and score 20 held-out tasks every iteration. PG-
 x 2 stages = 1600 trajectories; zero-order ES-MAML with hill climbing rolls out
 (2 x 26 perturbations + 20) x (1 start + 20 queries + 1 adapted) = 1584. goal_2d episodes
 end early at the goal, so the env steps actually taken are measured and printed.
-The first ``--warmup`` iterations (JAX compiles PG-MAML's functions there) are not timed.
+The methods take turns iteration by iteration; the median wall time per iteration is
+printed. The first ``--warmup`` iterations (JAX compiles PG-MAML there) are not timed.
 
-    python bench/pg_vs_es.py [--iterations 10] [--warmup 2]
+    python bench/pg_vs_es.py [--iterations 20] [--warmup 2]
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+
 from esmaml_core.config import TrainConfig  # noqa: E402
 from esmaml_core.trainer import make_trainer  # noqa: E402
 
@@ -29,25 +32,30 @@ CONFIGS = {
 }
 
 
-def measure(config: TrainConfig, iterations: int, warmup: int) -> tuple[float, float]:
-    """(seconds per meta-iteration, env steps per meta-iteration) after ``warmup`` untimed iterations."""
-    trainer = make_trainer(config)
-    for _ in range(warmup):
-        trainer.step()
-    steps_before = trainer.state.env_steps
-    started = time.perf_counter()
-    for _ in range(iterations):
-        trainer.step()
-    seconds = time.perf_counter() - started
-    return seconds / iterations, (trainer.state.env_steps - steps_before) / iterations
+def measure(configs: dict[str, TrainConfig], iterations: int, warmup: int) -> dict[str, tuple[float, float]]:
+    """Per method: (median seconds per meta-iteration, mean env steps per meta-iteration).
+
+    The methods take turns, one iteration each, so load from other processes hits all alike.
+    """
+    trainers = {name: make_trainer(config) for name, config in configs.items()}
+    seconds = {name: [] for name in configs}
+    steps = {name: [] for name in configs}
+    for iteration in range(warmup + iterations):
+        for name, trainer in trainers.items():
+            steps_before, started = trainer.state.env_steps, time.perf_counter()
+            trainer.step()
+            if iteration >= warmup:
+                seconds[name].append(time.perf_counter() - started)
+                steps[name].append(trainer.state.env_steps - steps_before)
+    return {name: (float(np.median(seconds[name])), float(np.mean(steps[name]))) for name in configs}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iterations", type=int, default=10, help="timed meta-iterations per method")
+    parser.add_argument("--iterations", type=int, default=20, help="timed meta-iterations per method")
     parser.add_argument("--warmup", type=int, default=2, help="untimed meta-iterations first")
     args = parser.parse_args()
-    results = {name: measure(config, args.iterations, args.warmup) for name, config in CONFIGS.items()}
+    results = measure(CONFIGS, args.iterations, args.warmup)
     for name, (seconds, steps) in results.items():
         rate = steps / seconds
         print(f"{name:24s} {seconds * 1e3:7.1f} ms/iteration  {steps:9,.0f} env steps/iteration  {rate:9,.0f} steps/s")

@@ -118,10 +118,11 @@ class NoisyRows:
 
     def act(self, rows: np.ndarray, observations: np.ndarray) -> np.ndarray:
         """Sampled (pre-clip) actions (B, act_dim) at time ``step``."""
-        params, noise = rows[:, : self.policy.num_params], rows[:, self.policy.num_params :]
-        noise = noise.reshape(len(rows), -1, self.policy.act_dim)[:, self.step]
+        start = self.policy.num_params + self.step * self.policy.act_dim
         self.step += 1
-        return self.policy.sample(params, observations, noise)
+        return self.policy.sample(
+            rows[:, : self.policy.num_params], observations, rows[:, start : start + self.policy.act_dim]
+        )
 
 
 class TrajectoryBatch(NamedTuple):

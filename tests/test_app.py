@@ -1,0 +1,316 @@
+"""The dashboard in Streamlit's headless AppTest: every page, driven like a user would."""
+
+import base64
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from esmaml_core.analysis import list_runs, probe_iterations
+from esmaml_core.config import TrainConfig
+from esmaml_core.runs import RunStore, run_training
+from esmaml_core.session import RUNS_DIR_ENV, TrainingSession
+
+APP_DIR = Path(__file__).resolve().parents[1] / "app"
+sys.path.insert(0, str(APP_DIR))  # as `streamlit run app/Home.py` does, so pages find app/_shared
+TIMEOUT = 120
+QUICK = dict(perturbations=8, queries=5, eval_tasks=4, probe_tasks=2)
+
+
+@pytest.fixture
+def runs_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path))
+    return tmp_path
+
+
+def open_page(page: str | None = None, **query_params) -> AppTest:
+    at = AppTest.from_file(str(APP_DIR / "Home.py"), default_timeout=TIMEOUT)
+    at.query_params.update(query_params)
+    at.run()
+    if page is not None:
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def figure_data(at: AppTest, index: int = 0) -> list[dict]:
+    return json.loads(at.get("plotly_chart")[index].proto.spec)["data"]
+
+
+def coordinates(trace: dict, axis: str = "x") -> list:
+    """A trace's coordinates; plotly 6 ships numpy arrays as base64 typed arrays."""
+    values = trace.get(axis, [])
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), dtype=values["dtype"]).tolist()
+    return list(values)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def train_saved_run(root: Path, iterations: int = 3, **overrides) -> TrainingSession:
+    config = TrainConfig.for_method(**{**QUICK, "iterations": iterations, **overrides}).validate()
+    session = TrainingSession.start(config, root)
+    while session.status == "running":
+        session.advance(10.0)
+    return session
+
+
+def start_training(at: AppTest, iterations: int, **numbers) -> AppTest:
+    at.number_input(key="train.iterations").set_value(iterations)
+    for name, value in {"perturbations": 8, "queries": 5, **numbers}.items():
+        at.number_input(key=f"train.{name}").set_value(value)
+    at.button(key="start").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+# --- Home --------------------------------------------------------------------------------------------
+
+
+def test_home_explains_and_links_every_page(runs_dir):
+    at = open_page()
+    assert "ES-MAML" in at.title[0].value
+    assert "evolution strategies" in at.markdown[0].value
+    assert [link.proto.label for link in at.get("page_link")] == ["Train", "Explore", "Replay", "Compare", "Learn"]
+
+
+# --- Train -------------------------------------------------------------------------------------------
+
+
+def test_train_start_shows_live_curves_that_change_and_saves_the_run(runs_dir):
+    at = open_page("1_Train")
+    assert not at.get("plotly_chart")
+    start_training(at, iterations=8, perturbations=50, queries=20)  # ~0.15 s per iteration: several ticks
+    assert len(at.get("plotly_chart")) == 1  # the first figure comes with the first tick
+    first = metrics(at)
+    assert set(first) >= {"Pre-adaptation return", "Post-adaptation return", "Environment steps", "Wall time"}
+    first_points = len(coordinates(figure_data(at)[1]))
+    at.run()
+    assert not at.exception
+    assert metrics(at)["Environment steps"] != first["Environment steps"]
+    assert len(coordinates(figure_data(at)[1])) > first_points
+    for _ in range(8):
+        at.run()
+    assert at.get("progress")[0].proto.text.startswith("finished · iteration 8 of 8")
+    (run,) = list_runs(runs_dir)
+    assert run.iterations_done == 8 and probe_iterations(run.path) == list(range(1, 9))
+    assert at.query_params["run"] == run.name
+
+
+def test_train_x_axis_switches_to_env_steps_and_wall_time(runs_dir):
+    at = start_training(open_page("1_Train"), iterations=2)
+    at.run()
+    at.radio(key="train.x_axis").set_value("env_steps").run()
+    steps = coordinates(figure_data(at)[1])
+    assert steps[0] > 1000 and steps == sorted(steps)
+
+
+@pytest.mark.parametrize(
+    ("widget", "key", "value", "field"),
+    [
+        ("number_input", "train.sigma", 0.0, "sigma"),
+        ("number_input", "train.lr", -1.0, "lr"),
+        ("number_input", "train.queries", 0, "queries"),
+    ],
+)
+def test_train_invalid_input_shows_an_error_not_a_traceback(runs_dir, widget, key, value, field):
+    at = open_page("1_Train")
+    getattr(at, widget)(key=key).set_value(value)
+    at.button(key="start").click().run()
+    assert not at.exception
+    assert len(at.error) == 1 and field in at.error[0].value
+    assert list_runs(runs_dir) == []
+
+
+def test_train_bad_hidden_sizes_are_refused(runs_dir):
+    at = open_page("1_Train")
+    at.selectbox(key="train.policy").set_value("mlp").run()
+    at.text_input(key="train.hidden_text").input("32, lots").run()
+    at.button(key="start").click().run()
+    assert not at.exception and "hidden" in at.error[0].value
+
+
+def test_train_shows_only_the_options_of_the_chosen_method(runs_dir):
+    at = open_page("1_Train")
+    assert at.selectbox(key="train.method").options == [
+        "ES-MAML (zero-order)",
+        "ES-MAML (first-order / Hessian)",
+        "PG-MAML (policy gradient)",
+    ]
+    keys = {widget.key for widget in at.number_input} | {widget.key for widget in at.checkbox}
+    assert "train.alpha" not in keys  # hill climbing (the default) has no step size
+    assert "train.hessian" not in keys and "train.inner_steps" not in keys
+    at.selectbox(key="train.method").set_value("es_maml_first_order").run()
+    assert at.selectbox(key="train.operator").options == ["es_grad", "dpp"]
+    assert at.checkbox(key="train.hessian") is not None and at.number_input(key="train.alpha") is not None
+    at.selectbox(key="train.method").set_value("pg_maml").run()
+    keys = {widget.key for widget in at.number_input} | {widget.key for widget in at.selectbox}
+    assert {"train.inner_steps", "train.init_log_std", "train.task_batch"} <= keys
+    assert not {"train.operator", "train.sampler", "train.sigma", "train.perturbations"} & keys
+    assert at.selectbox(key="train.optimizer").value == "adam"  # PG-MAML's own default
+
+
+def test_train_pause_resume_and_stop(runs_dir):
+    at = start_training(open_page("1_Train"), iterations=500)
+    at.button(key="pause").click().run()
+    paused_at = len(list_runs(runs_dir)[0].metrics)
+    at.run()
+    assert len(list_runs(runs_dir)[0].metrics) == paused_at
+    assert at.button(key="pause").disabled and not at.button(key="resume").disabled
+    at.button(key="resume").click().run()
+    assert len(list_runs(runs_dir)[0].metrics) > paused_at
+    at.button(key="stop").click().run()
+    assert at.get("progress")[0].proto.text.startswith("stopped")
+
+
+def test_a_refreshed_tab_reopens_its_run_from_the_url(runs_dir):
+    session = train_saved_run(runs_dir, iterations=6)
+    at = open_page("1_Train", run=session.store.name)
+    assert at.get("progress")[0].proto.text.startswith("finished · iteration 6 of 6")
+    assert len(coordinates(figure_data(at)[1])) == 6
+    missing = open_page("1_Train", run="no-such-run")
+    assert "no-such-run" in missing.warning[0].value and not missing.get("plotly_chart")
+
+
+def test_a_saved_run_can_be_reopened_and_resumed(runs_dir):
+    store = RunStore.create(runs_dir / "cli-run", TrainConfig(**QUICK, iterations=4))
+    trainer, _ = store.restore_trainer()
+    next(run_training(trainer, store, 4))
+    at = open_page("1_Train")
+    at.button(key="reopen").click().run()
+    assert at.get("progress")[0].proto.text.startswith("paused · iteration 1 of 4")
+    at.button(key="resume").click().run()
+    for _ in range(4):
+        at.run()
+    assert len(store.read_metrics()) == 4
+
+
+def test_two_tabs_train_side_by_side_without_disturbing_each_other(runs_dir):
+    first, second = open_page("1_Train"), open_page("1_Train")
+    start_training(first, iterations=3, seed=1)
+    start_training(second, iterations=5, seed=2)
+    for _ in range(5):
+        first.run()
+        second.run()
+    runs = {run.config.seed: run for run in list_runs(runs_dir)}
+    assert runs[1].iterations_done == 3 and runs[2].iterations_done == 5
+    assert first.query_params["run"] == runs[1].name and second.query_params["run"] == runs[2].name
+
+
+# --- Explore -----------------------------------------------------------------------------------------
+
+
+def test_explore_draws_es_paths_with_metrics_and_moves_through_iterations(runs_dir):
+    train_saved_run(runs_dir, iterations=4, operator="hill_climb")
+    at = open_page("2_Explore")
+    assert len(at.get("plotly_chart")) == 1
+    assert "No PG-MAML run" in at.info[0].value
+    assert set(metrics(at)) == {
+        "Corners reached by the K paths",
+        "Mean final distance to goal (K paths)",
+        "Adapted policy's final distance",
+    }
+    assert at.select_slider(key="explore.iteration").value == 4
+    names = {trace.get("name") for trace in figure_data(at)}
+    assert {"kept proposals", "rejected proposals", "meta-policy", "adapted policy", "goal"} <= names
+    at.select_slider(key="explore.iteration").set_value(1).run()
+    assert "iteration 1" in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    at.slider(key="explore.proposals").set_value(0).run()
+    shown = {trace.get("name"): trace for trace in figure_data(at)}
+    assert "best after 0 proposals" in shown and not coordinates(shown["kept proposals"])
+
+
+def test_explore_plays_through_iterations(runs_dir):
+    train_saved_run(runs_dir, iterations=3)
+    at = open_page("2_Explore")
+    at.select_slider(key="explore.iteration").set_value(1).run()
+    at.button(key="explore.play").click().run()
+    seen = [at.select_slider(key="explore.iteration").value]
+    at.run()
+    seen.append(at.select_slider(key="explore.iteration").value)
+    assert seen == [2, 3]
+
+
+def test_explore_puts_es_and_pg_maml_side_by_side_on_the_same_tasks(runs_dir):
+    train_saved_run(runs_dir, iterations=2, operator="es_grad")
+    train_saved_run(runs_dir, iterations=2, method="pg_maml", task_batch=2)
+    at = open_page("2_Explore")
+    assert len(at.get("plotly_chart")) == 2
+    goals = [[trace for trace in figure_data(at, side) if trace.get("name") == "goal"][0] for side in (0, 1)]
+    assert coordinates(goals[0]) == coordinates(goals[1]) and coordinates(goals[0], "y") == coordinates(goals[1], "y")
+    assert len(at.metric) == 6
+
+
+def test_explore_records_paths_for_a_run_trained_without_them(runs_dir):
+    store = RunStore.create(runs_dir / "cli-run", TrainConfig(**{**QUICK, "probe_tasks": 0}, iterations=2))
+    trainer, _ = store.restore_trainer()
+    list(run_training(trainer, store, 2))
+    at = open_page("2_Explore")
+    assert not at.get("plotly_chart")
+    at.button(key="explore.record.False").click().run()
+    assert len(at.get("plotly_chart")) == 1 and at.select_slider(key="explore.iteration").value == 2
+
+
+def test_explore_keeps_this_tabs_run_training_live(runs_dir):
+    at = start_training(open_page("1_Train"), iterations=30, perturbations=50, queries=20)
+    at.switch_page("pages/2_Explore.py").run()
+    before = at.select_slider(key="explore.iteration").value
+    at.run()
+    at.run()
+    assert at.select_slider(key="explore.iteration").value > before  # following the live run
+
+
+# --- Compare -----------------------------------------------------------------------------------------
+
+
+def test_compare_groups_seeds_into_bands_and_offers_downloads(runs_dir):
+    for seed in (0, 1):
+        train_saved_run(runs_dir, iterations=3, seed=seed)
+    train_saved_run(runs_dir, iterations=2, sigma=0.05)
+    at = open_page("4_Compare")
+    legend = [trace["name"] for trace in figure_data(at) if trace.get("showlegend") is not False]
+    assert sorted(legend) == [
+        "four_corner · es_maml · hill_climb · sigma=0.05 (n=1)",
+        "four_corner · es_maml · hill_climb · sigma=0.1 (n=2)",
+    ]
+    assert len(at.dataframe[0].value) == 3
+    labels = [button.proto.label for button in at.get("download_button")]
+    assert "Download table (CSV)" in labels and "Download figure (HTML)" in labels
+    at.radio(key="compare.metric").set_value("pre_adaptation_return").run()
+    assert not at.exception
+
+
+def test_compare_without_runs_says_so(runs_dir):
+    at = open_page("4_Compare")
+    assert "No saved runs" in at.info[0].value
+
+
+# --- Learn -------------------------------------------------------------------------------------------
+
+
+def test_learn_figures_follow_the_controls(runs_dir):
+    at = open_page("5_Learn")
+    assert len(at.get("plotly_chart")) == 3 and len(at.latex) >= 3
+    few = metrics(at)["Error"]
+    at.slider(key="learn.pairs").set_value(200).run()
+    assert abs(float(metrics(at)["Error"])) < abs(float(few))  # seeded: 20 samples vs 400
+    before = figure_data(at, 2)
+    at.slider(key="learn.queries").set_value(40).run()
+    assert figure_data(at, 2) != before and not at.exception
+
+
+# --- Replay ------------------------------------------------------------------------------------------
+
+
+def test_replay_renders_before_and_after_videos_with_returns(runs_dir):
+    at = open_page("3_Replay")
+    at.selectbox(key="replay.task").set_value("fb_swimmer").run()
+    at.toggle(key="replay.render").set_value(True).run()
+    assert not at.exception
+    assert len(at.get("video")) == 2 and len(at.get("plotly_chart")) == 1
+    assert [metric.label for metric in at.metric] == ["Return", "Return"]

@@ -3,6 +3,7 @@
     python -m esmaml_core train --task four_corner --method es_maml --operator hill_climb \\
         --policy linear --iterations 100 --seed 0 --out runs/demo
     python -m esmaml_core eval --run runs/demo --tasks 20
+    python -m esmaml_core export --run runs/demo --out assets/pretrained/four_corner_demo
 
 Training options map one to one onto ``TrainConfig`` fields (``--adaptation-sigma`` is
 ``adaptation_sigma``); an option left out takes the config default. Bad input prints
@@ -16,6 +17,7 @@ import json
 import sys
 from dataclasses import fields
 
+from esmaml_core.assets import export_asset, load_trainer
 from esmaml_core.config import METHOD_DEFAULTS, METHODS, OPERATORS, POLICIES, ConfigError, TrainConfig
 from esmaml_core.fitness import FITNESS_SHAPINGS
 from esmaml_core.optimizers import OPTIMIZERS
@@ -101,11 +103,17 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     evaluate = commands.add_parser("eval", help="score a run's meta-policy before and after adaptation")
-    evaluate.add_argument("--run", required=True, help="run folder")
+    evaluate.add_argument("--run", required=True, help="run folder or pretrained asset (assets/pretrained/<name>)")
     evaluate.add_argument("--tasks", type=int, default=20, help="number of held-out tasks (default: 20)")
     evaluate.add_argument("--split", choices=["test", "train"], default="test", help="task split (default: test)")
     evaluate.add_argument("--seed", type=int, default=0, help="seed of the adaptation noise (default: 0)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+
+    export = commands.add_parser("export", help="save a run's meta-policy as a pretrained asset (.npz + .json)")
+    export.add_argument("--run", required=True, help="run folder")
+    export.add_argument("--out", required=True, help="asset path without suffix, e.g. assets/pretrained/four_corner")
+    export.add_argument("--tasks", type=int, default=50, help="held-out tasks of the recorded evaluation (default: 50)")
+    export.add_argument("--made-by", default=None, help="how the run was made, recorded in the .json")
     return parser
 
 
@@ -193,14 +201,13 @@ def command_train(args: argparse.Namespace) -> int:
 def command_eval(args: argparse.Namespace) -> int:
     if args.tasks < 1:
         raise ConfigError("tasks", args.tasks, "must be >= 1")
-    store = RunStore.open(args.run)
-    trainer, warnings = store.restore_trainer()
+    trainer, warnings = load_trainer(args.run)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     outcome = trainer.evaluate(args.tasks, split=args.split, seed=args.seed)
     pre, post = outcome.pre_adaptation_returns, outcome.post_adaptation_returns
     summary = {
-        "run": str(store.path),
+        "run": str(args.run),
         "iteration": trainer.state.iteration,
         "tasks": args.tasks,
         "split": args.split,
@@ -214,13 +221,26 @@ def command_eval(args: argparse.Namespace) -> int:
         return 0
     config = trainer.config
     method = config.method if config.method == "pg_maml" else f"{config.method} + {config.operator}"
-    print(f"run {store.path}: {config.task}, {method}, iteration {trainer.state.iteration}")
+    print(f"run {args.run}: {config.task}, {method}, iteration {trainer.state.iteration}")
     print(f"pre-adaptation return:  {pre.mean():10.3f} ± {pre.std():.3f} over {args.tasks} {args.split} tasks")
     print(f"post-adaptation return: {post.mean():10.3f} ± {post.std():.3f} over {args.tasks} {args.split} tasks")
     return 0
 
 
-COMMANDS = {"train": command_train, "eval": command_eval}
+def command_export(args: argparse.Namespace) -> int:
+    if args.tasks < 1:
+        raise ConfigError("tasks", args.tasks, "must be >= 1")
+    made_by = args.made_by or f"python -m esmaml_core export --run {args.run} --out {args.out} --tasks {args.tasks}"
+    meta = export_asset(RunStore.open(args.run), args.out, args.tasks, made_by)
+    evaluation = meta["evaluation"]
+    print(
+        f"exported {args.out} (iteration {meta['iteration']}): over {args.tasks} test tasks, "
+        f"pre {evaluation['pre_adaptation_return']:.3f}, post {evaluation['post_adaptation_return']:.3f}"
+    )
+    return 0
+
+
+COMMANDS = {"train": command_train, "eval": command_eval, "export": command_export}
 
 
 def main(argv: list[str] | None = None) -> int:

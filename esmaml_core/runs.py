@@ -33,6 +33,9 @@ CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
 KEEP_CHECKPOINTS = 3
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+FILE_MODE = 0o666 & ~_UMASK  # what open() would give; mkstemp alone gives 0600
 
 
 class RunStoreError(RuntimeError):
@@ -52,6 +55,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -66,6 +70,7 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
         np.savez(tmp, **arrays)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -171,12 +176,17 @@ class RunStore:
                 warnings.append(f"skipping {error}")
         return None, warnings
 
-    def restore_trainer(self) -> tuple[Trainer, list[str]]:
-        """A trainer at the newest good checkpoint (iteration 0 if none); metrics trimmed to it."""
+    def load_trainer(self) -> tuple[Trainer, list[str]]:
+        """A trainer at the newest good checkpoint (iteration 0 if none), without touching the folder."""
         trainer = make_trainer(self.config())
         state, warnings = self.latest_state()
         if state is not None:
             trainer.state = state
+        return trainer, warnings
+
+    def restore_trainer(self) -> tuple[Trainer, list[str]]:
+        """``load_trainer`` to continue training: metrics lines past the checkpoint are dropped."""
+        trainer, warnings = self.load_trainer()
         kept = [row for row in self.read_metrics() if row["iteration"] <= trainer.state.iteration]
         atomic_write(self.path / METRICS_FILE, "".join(json.dumps(row) + "\n" for row in kept).encode())
         return trainer, warnings

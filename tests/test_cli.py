@@ -79,7 +79,7 @@ def test_train_resume_and_eval(tmp_path):
 
 def test_eval_refuses_a_missing_run_and_bad_task_count(tmp_path):
     missing = cli("eval", "--run", str(tmp_path / "nothing"))
-    assert missing.returncode == 2 and "not a run folder" in missing.stderr
+    assert missing.returncode == 2 and "neither a run folder nor a pretrained asset" in missing.stderr
     assert "Traceback" not in missing.stderr
 
 

@@ -1,12 +1,13 @@
 """The run store: bit-for-bit resume, refused corrupt checkpoints, divergence keeps the last good state."""
 
 import json
+import stat
 
 import numpy as np
 import pytest
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.runs import CheckpointError, RunStore, RunStoreError, load_checkpoint, run_training
+from esmaml_core.runs import FILE_MODE, CheckpointError, RunStore, RunStoreError, load_checkpoint, run_training
 from esmaml_core.trainer import DivergenceError
 
 SMALL = dict(task="goal_2d", operator="hill_climb", perturbations=8, queries=4, eval_tasks=3, probe_tasks=0)
@@ -111,3 +112,10 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     restored, _ = store.restore_trainer()
     assert restored.state.iteration == 2
     np.testing.assert_array_equal(restored.state.params, good_params)
+
+
+def test_run_files_get_the_permissions_open_would_give(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the final files must honour the umask instead."""
+    store, _, _, _ = train(tmp_path / "run", 1)
+    for path in [store.path / "config.json", *store.checkpoints()]:
+        assert stat.S_IMODE(path.stat().st_mode) == FILE_MODE, path.name

@@ -12,7 +12,6 @@ instead of drawing it from ``np_random``.
 from __future__ import annotations
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 from gymnasium import spaces
 
@@ -33,7 +32,7 @@ class ForwardBackwardEnv(TaskChoiceMixin, gym.Env):
         self.metadata = {**self.metadata, "render_fps": family_fps(self.family)}
         self.observation_space = spaces.Box(-np.inf, np.inf, shape=(self.family.obs_dim,), dtype=np.float64)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(self.family.act_dim,), dtype=np.float64)
-        self.data = mujoco.MjData(self.family.model)
+        self.data = self.family.make_data()
         self.task = None
         self.readout = None
         self.renderer = None

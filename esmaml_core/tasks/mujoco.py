@@ -195,6 +195,12 @@ class ForwardBackwardFamily:
         contact_forces = np.clip(cfrc_ext, *CONTACT_FORCE_RANGE) if self.uses_contact_forces else None
         return Readout(qpos.copy(), qvel.copy(), forward_x.copy(), contact_forces)
 
+    def make_data(self):
+        """A fresh ``mujoco.MjData`` of the model, for one simulation outside the batch."""
+        import mujoco
+
+        return mujoco.MjData(self.model)
+
     def reset_data(self, data, noise: np.ndarray) -> None:
         """Put one ``mujoco.MjData`` at the start state of ``noise`` (nq + nv,), as gymnasium's reset does."""
         import mujoco

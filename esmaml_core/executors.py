@@ -14,12 +14,14 @@ results on every executor and with any number of workers:
   observations, which is small next to the simulation.
 
 ``inprocess`` (the default) runs the whole batch as one shard here. ``process`` uses a
-``concurrent.futures`` pool of ``workers`` processes started with ``forkserver``
-(safe when the parent has threads, e.g. Ray or JAX). ``ray`` runs shards as Ray tasks
-(one CPU each); without a running Ray it starts a local one with ``workers`` CPUs, or
-joins a cluster at ``ray_address`` (``"auto"``, ``"host:6379"`` or ``"ray://host:10001"``;
-``ray.init`` also reads ``RAY_ADDRESS``). Every node of a cluster needs this package
-installed (``pip install -e .``). Ray is optional: ``pip install -r requirements-ray.txt``.
+``concurrent.futures`` pool of ``workers`` processes started with ``forkserver`` (safe
+when the parent has threads, e.g. Ray or JAX); as with any spawned pool, a script that
+uses it needs an ``if __name__ == "__main__":`` guard. ``ray`` runs shards as Ray tasks
+(one CPU each); without a running Ray it joins the cluster at ``ray_address`` or, if
+that is not given, at ``$RAY_ADDRESS`` (``"auto"``, ``"host:6379"``,
+``"ray://host:10001"``), and with neither it starts a local Ray with ``workers`` CPUs.
+Every node of a cluster needs this package installed (``pip install -e .``). Ray is
+optional: ``pip install -r requirements-ray.txt``.
 
 Registered task families travel to workers by name and are looked up there (MuJoCo
 models compile once per worker); other families are pickled with each shard.
@@ -28,6 +30,7 @@ models compile once per worker); other families are pickled with each shard.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Protocol
@@ -167,7 +170,7 @@ class ProcessPoolRolloutExecutor:
 
 @dataclass
 class RayRolloutExecutor:
-    """One shard per Ray task; starts a local Ray (``workers`` CPUs) or joins ``address`` on first use.
+    """One shard per Ray task; joins ``address`` (or $RAY_ADDRESS) or starts a local Ray on first use.
 
     ``close()`` shuts Ray down only if this executor started it.
     """
@@ -181,8 +184,9 @@ class RayRolloutExecutor:
         import ray
 
         if not ray.is_initialized():
-            if self.address:
-                ray.init(address=self.address)
+            address = self.address or os.environ.get("RAY_ADDRESS")
+            if address:
+                ray.init(address=address)
             else:
                 ray.init(num_cpus=self.workers, include_dashboard=False)
             self._started_ray = True

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property, partial
+from functools import cached_property, lru_cache, partial
 from typing import NamedTuple
 
 import jax
@@ -259,6 +259,16 @@ class PGAdaptation:
         )
 
 
+@lru_cache(maxsize=16)
+def compiled_functions(policy: GaussianPolicy, alpha: float, first_order: bool) -> tuple[Callable, Callable]:
+    """Jitted (inner steps vmapped over tasks, ``task_meta_gradients``), shared by learners of one setting.
+
+    Sharing means a resumed or re-created trainer does not compile again.
+    """
+    step = partial(inner_step, policy.log_probs, alpha, first_order)
+    return jax.jit(jax.vmap(step)), jax.jit(partial(task_meta_gradients, policy.log_probs, alpha, first_order))
+
+
 class PGMAML:
     """PG-MAML meta-learner for the ``Trainer``: ascent direction = mean task meta-gradient."""
 
@@ -268,11 +278,7 @@ class PGMAML:
             make_policy(family.obs_dim, family.act_dim, config.hidden_sizes), config.init_log_std
         )
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
-        step = partial(inner_step, self.policy.log_probs, config.alpha, config.first_order)
-        self._inner_steps = jax.jit(jax.vmap(step))
-        self._meta_gradients = jax.jit(
-            partial(task_meta_gradients, self.policy.log_probs, config.alpha, config.first_order)
-        )
+        self._inner_steps, self._meta_gradients = compiled_functions(self.policy, config.alpha, config.first_order)
 
     def sample(
         self, params: np.ndarray, tasks: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator

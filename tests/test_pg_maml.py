@@ -137,8 +137,11 @@ def importance_surrogate(log_probs, params, reference, batch: TrajectoryBatch) -
     return jnp.sum((ratios - before) * batch.advantages) / np.prod(batch.advantages.shape[:-1])
 
 
-def test_mlp_meta_gradient_matches_finite_differences_of_a_fixed_sample_objective():
-    config = pg_config(policy="mlp", hidden=(4,), queries=4, horizon=12, alpha=0.05, init_log_std=-0.7)
+@pytest.mark.parametrize("inner_steps", [1, 2])
+def test_mlp_meta_gradient_matches_finite_differences_of_a_fixed_sample_objective(inner_steps):
+    config = pg_config(
+        policy="mlp", hidden=(4,), queries=4, horizon=12, alpha=0.05, init_log_std=-0.7, inner_steps=inner_steps
+    )
     learner = PGMAML(config, get_task_family("goal_2d"))
     rng = np.random.default_rng(3)
     params = rng.normal(0.0, 0.5, learner.policy.num_params)
@@ -150,22 +153,27 @@ def test_mlp_meta_gradient_matches_finite_differences_of_a_fixed_sample_objectiv
     first_order = PGMAML(replace(config, first_order=True), learner.family)
     first_order_gradients = first_order.task_meta_gradients(params, adaptation, slice(None))
     log_probs = learner.policy.log_probs
+    inner = tuple(sampled.batch for sampled in adaptation.inner)
 
-    def adapted(theta, inner):
-        return theta + config.alpha * jax.grad(importance_surrogate, argnums=1)(log_probs, theta, params, inner)
+    def step(theta, batch, reference):
+        return theta + config.alpha * jax.grad(importance_surrogate, argnums=1)(log_probs, theta, reference, batch)
 
-    def objective(theta, inner, outer, reference_adapted):
-        return importance_surrogate(log_probs, adapted(theta, inner), reference_adapted, outer)
+    def objective(theta, inner, outer, references):
+        """Fixed samples; each step's ratios are taken against the parameters that sampled it."""
+        for batch, reference in zip(inner, references[:-1], strict=True):
+            theta = step(theta, batch, reference)
+        return importance_surrogate(log_probs, theta, references[-1], outer)
 
-    inner, outer = adaptation.inner[0].batch, adaptation.post.batch
-    np.testing.assert_allclose(jax.vmap(adapted, (None, 0))(params, inner), adaptation.adapted_params, rtol=1e-10)
-    step = 1e-5
-    offsets = step * np.eye(len(params))
-    points = np.concatenate([params + offsets, params - offsets])
+    references = [np.broadcast_to(params, adaptation.adapted_params.shape)]
+    for batch in inner:
+        references.append(jax.vmap(step)(references[-1], batch, references[-1]))
+    np.testing.assert_allclose(references[-1], adaptation.adapted_params, rtol=1e-10)
+    offset = 1e-5
+    points = np.concatenate([params + offset * np.eye(len(params)), params - offset * np.eye(len(params))])
     values = jax.jit(jax.vmap(jax.vmap(objective, (0, None, None, None)), (None, 0, 0, 0)))(
-        points, inner, outer, adaptation.adapted_params
+        points, inner, adaptation.post.batch, tuple(references)
     )
-    finite_differences = (values[:, : len(params)] - values[:, len(params) :]) / (2 * step)
+    finite_differences = (values[:, : len(params)] - values[:, len(params) :]) / (2 * offset)
     scale = np.linalg.norm(finite_differences, axis=1, keepdims=True)
     assert np.all(np.abs(gradients - finite_differences) < 1e-6 * scale), np.abs(gradients - finite_differences).max()
     # the check can fail: dropping the second-order terms is far off

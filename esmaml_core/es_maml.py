@@ -86,17 +86,6 @@ class AdaptationOutcome:
     probe: ProbeTrajectories | None = None
 
 
-def adapt_and_evaluate(
-    operator, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
-) -> AdaptationOutcome:
-    """Adapt ``params`` to each task with ``operator`` and roll out the adapted policies."""
-    starts = np.broadcast_to(params, (len(tasks), len(params)))
-    adaptation = operator.adapt(evaluate, starts, tasks, rng, record=record)
-    adapted = evaluate(adaptation.adapted_params, tasks, record=record)
-    probe = probe_trajectories(adaptation, adapted, slice(None), tasks) if record else None
-    return AdaptationOutcome(adaptation.start_returns, adapted.returns, probe)
-
-
 class ESLearnerBase:
     """What both ES-MAML learners share: policy, operator, sampler, evaluation tasks."""
 
@@ -107,10 +96,21 @@ class ESLearnerBase:
         self.sampler = make_sampler(config.sampler, config.sigma)
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
 
+    def adapt(
+        self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
+    ) -> AdaptationResult:
+        """The meta-parameters ``params`` (P,) adapted to each of ``tasks`` by the operator."""
+        starts = np.broadcast_to(params, (len(tasks), len(params)))
+        return self.operator.adapt(evaluate, starts, tasks, rng, record=record)
+
     def evaluate_adaptation(
         self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
     ) -> AdaptationOutcome:
-        return adapt_and_evaluate(self.operator, params, evaluate, tasks, rng, record)
+        """Adapt to each task and roll out the adapted policies: returns before and after, paths if recorded."""
+        adaptation = self.adapt(params, evaluate, tasks, rng, record)
+        adapted = evaluate(adaptation.adapted_params, tasks, record=record)
+        probe = probe_trajectories(adaptation, adapted, slice(None), tasks) if record else None
+        return AdaptationOutcome(adaptation.start_returns, adapted.returns, probe)
 
 
 class ZeroOrderESMAML(ESLearnerBase):

@@ -44,6 +44,10 @@ class MetaLearner(Protocol):
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
     ) -> MetaGradient: ...
 
+    def adapt(self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator):
+        """``params`` adapted to each task; the result has ``adapted_params`` (len(tasks), P)."""
+        ...
+
     def evaluate_adaptation(
         self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
     ) -> AdaptationOutcome: ...

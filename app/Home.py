@@ -1,9 +1,9 @@
 """ES-MAML Studio: the dashboard's entry point (``streamlit run app/Home.py``)."""
 
 import streamlit as st
-from _shared.state import page_setup
+from _shared.state import page_link, page_setup
 
-page_setup("Home", "🧭")
+page_setup("Home")
 
 st.title("ES-MAML Studio")
 st.markdown(
@@ -21,15 +21,15 @@ This dashboard lets you train both and watch the difference.
 """
 )
 
-PAGES = (
-    ("pages/1_Train.py", "Train", "🏋️", "pick a task, policy, method and operator; watch it learn live"),
-    ("pages/2_Explore.py", "Explore", "🧭", "K exploration paths of ES-MAML and PG-MAML, side by side"),
-    ("pages/3_Replay.py", "Replay", "🎬", "MuJoCo rollouts before and after adaptation, as video"),
-    ("pages/4_Compare.py", "Compare", "📊", "learning curves of saved runs, mean and spread over seeds"),
-    ("pages/5_Learn.py", "Learn", "🎓", "the ideas of ES-MAML, each with a figure you can drive"),
-)
-for path, label, icon, description in PAGES:
+DESCRIPTIONS = {
+    "Train": "pick a task, policy, method and operator; watch it learn live",
+    "Explore": "K exploration paths of ES-MAML and PG-MAML, side by side",
+    "Replay": "MuJoCo rollouts before and after adaptation, as video",
+    "Compare": "learning curves of saved runs, mean and spread over seeds",
+    "Learn": "the ideas of ES-MAML, each with a figure you can drive",
+}
+for page, description in DESCRIPTIONS.items():
     link, text = st.columns([1, 4], vertical_alignment="center")
     with link:
-        st.page_link(path, label=label, icon=icon)
+        page_link(page)
     text.caption(description)

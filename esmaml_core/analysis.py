@@ -240,25 +240,28 @@ class RunGroup:
     runs: list[RunSummary]
 
 
+def _base_label(config: dict) -> str:
+    parts = [config["task"], config["method"]] + ([] if config["method"] == "pg_maml" else [config["operator"]])
+    return " · ".join(parts)
+
+
 def group_runs(summaries: list[RunSummary]) -> list[RunGroup]:
-    """Group runs by experiment; labels name task, method, operator and any field that tells groups apart."""
+    """Group runs by experiment, labelled by task, method and operator, plus the fields that tell apart
+    experiments sharing those three."""
     groups: dict[str, list[RunSummary]] = {}
     for summary in summaries:
         groups.setdefault(experiment_key(summary.config), []).append(summary)
     configs = [runs[0].config.to_dict() for runs in groups.values()]
-    differing = [
-        name
-        for name in TrainConfig().to_dict()
-        if name not in (*REPLICATE_FIELDS, "task", "method", "operator")
-        and len({json.dumps(config[name]) for config in configs}) > 1
-    ]
     result = []
     for runs, config in zip(groups.values(), configs, strict=True):
-        parts = [config["task"], config["method"]]
-        if config["method"] != "pg_maml":
-            parts.append(config["operator"])
-        parts += [f"{name}={config[name]}" for name in differing]
-        result.append(RunGroup(" · ".join(str(part) for part in parts), runs))
+        label = _base_label(config)
+        namesakes = [other for other in configs if _base_label(other) == label]
+        differing = [
+            name
+            for name in config
+            if name not in REPLICATE_FIELDS and len({json.dumps(other[name]) for other in namesakes}) > 1
+        ]
+        result.append(RunGroup(" · ".join([label, *(f"{name}={config[name]}" for name in differing)]), runs))
     return result
 
 

@@ -318,3 +318,10 @@ def test_hill_climbing_on_the_toy_never_gets_worse_and_the_es_step_moves_uphill(
     es = toy_adaptation("es_grad", start, queries=50, sigma=0.2, step_size=0.3, seed=0)
     assert es.accepted is None and es.queries.shape == (50, 2)
     assert es.adapted_value > es.start_value
+
+
+def test_group_labels_only_name_fields_that_separate_otherwise_identical_experiments(tmp_path):
+    write_run(tmp_path, "es", [-300.0], operator="es_grad", alpha=0.5)
+    write_run(tmp_path, "pg", [-300.0], **{**TrainConfig.for_method(method="pg_maml").to_dict(), **SMALL})
+    labels = sorted(group.label for group in group_runs(list_runs(tmp_path)))
+    assert labels == ["four_corner · es_maml · es_grad", "four_corner · pg_maml"]

@@ -15,8 +15,24 @@ TICK_SECONDS = 0.5  # how often a live view trains and redraws
 STEP_BUDGET_SECONDS = 0.35  # training time per tick, leaving time to draw
 
 
-def page_setup(title: str, icon: str) -> None:
+# Page -> (file relative to app/Home.py, Material icon: renders without an emoji font).
+PAGES = {
+    "Train": ("pages/1_Train.py", ":material/model_training:"),
+    "Explore": ("pages/2_Explore.py", ":material/explore:"),
+    "Replay": ("pages/3_Replay.py", ":material/movie:"),
+    "Compare": ("pages/4_Compare.py", ":material/monitoring:"),
+    "Learn": ("pages/5_Learn.py", ":material/school:"),
+}
+
+
+def page_setup(title: str) -> None:
+    icon = PAGES[title][1] if title in PAGES else ":material/home:"
     st.set_page_config(page_title=f"{title} · ES-MAML Studio", page_icon=icon, layout="wide")
+
+
+def page_link(page: str, label: str | None = None) -> None:
+    path, icon = PAGES[page]
+    st.page_link(path, label=label or page, icon=icon)
 
 
 def current_session() -> TrainingSession | None:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 from _shared.figures import X_AXES, learning_curves
-from _shared.state import current_session, page_setup, set_current_session, tick_interval, train_a_little
+from _shared.state import current_session, page_link, page_setup, set_current_session, tick_interval, train_a_little
 
 from esmaml_core.analysis import list_runs, metric_curves
 from esmaml_core.config import METHODS, POLICIES, ConfigError, TrainConfig
@@ -127,7 +127,7 @@ def start(values: dict) -> None:
             values = {**values, "hidden": parse_hidden_sizes(values["hidden"])}
         session = TrainingSession.start(build_config(values))
     except ConfigError as error:
-        st.error(f"**{error.field}**: got {error.value!r}; {error.allowed}", icon="⚠️")
+        st.error(f"**{error.field}**: got {error.value!r}; {error.allowed}", icon=":material/error:")
         return
     previous = current_session()
     if previous is not None:
@@ -150,12 +150,29 @@ def reopen_form() -> None:
 
 def controls(session: TrainingSession) -> None:
     pause, resume, stop, explore = st.columns(4)
-    pause.button("⏸ Pause", key="pause", on_click=session.pause, disabled=session.status is not Status.RUNNING)
-    resume.button("▶ Resume", key="resume", on_click=session.resume, disabled=session.status is not Status.PAUSED)
-    stop.button(
-        "⏹ Stop", key="stop", on_click=session.stop, disabled=session.status not in (Status.RUNNING, Status.PAUSED)
+    pause.button(
+        "Pause",
+        icon=":material/pause:",
+        key="pause",
+        on_click=session.pause,
+        disabled=session.status is not Status.RUNNING,
     )
-    explore.page_link("pages/2_Explore.py", label="Explore its exploration", icon="🧭")
+    resume.button(
+        "Resume",
+        icon=":material/play_arrow:",
+        key="resume",
+        on_click=session.resume,
+        disabled=session.status is not Status.PAUSED,
+    )
+    stop.button(
+        "Stop",
+        icon=":material/stop:",
+        key="stop",
+        on_click=session.stop,
+        disabled=session.status not in (Status.RUNNING, Status.PAUSED),
+    )
+    with explore:
+        page_link("Explore", "Explore its exploration")
 
 
 def progress(session: TrainingSession) -> None:
@@ -197,7 +214,7 @@ def live_view(session: TrainingSession) -> None:
     live()
 
 
-page_setup("Train", "🏋️")
+page_setup("Train")
 with st.sidebar:
     submitted = sidebar_form()
     with st.expander("Reopen a saved run"):

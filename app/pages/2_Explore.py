@@ -2,7 +2,7 @@
 
 import streamlit as st
 from _shared.figures import exploration_figure
-from _shared.state import current_session, page_setup, tick_interval, train_a_little
+from _shared.state import current_session, page_link, page_setup, tick_interval, train_a_little
 
 from esmaml_core.analysis import (
     RunSummary,
@@ -41,7 +41,7 @@ def choose_run(runs: list[RunSummary], pg: bool, live_name: str | None) -> RunSu
     if not runs:
         method = "PG-MAML" if pg else "ES-MAML"
         st.info(f"No {method} run on this task yet: start one on the Train page (method {method}).")
-        st.page_link("pages/1_Train.py", label="Go to Train", icon="🏋️")
+        page_link("Train", "Go to Train")
         return None
 
     def label(run: RunSummary) -> str:
@@ -62,20 +62,16 @@ def choose_run(runs: list[RunSummary], pg: bool, live_name: str | None) -> RunSu
 
 def exploration_metrics(family: PointTaskFamily, probe: ProbeTrajectories, task_index: int) -> None:
     """Small numbers under a plot: what the K queries covered and how close adaptation got."""
-    goal = probe.tasks[task_index]
+    goal, queries, adapted = probe.tasks[task_index], probe.query_paths[task_index], probe.adapted_paths[task_index]
     columns = st.columns(3)
     if family.name == "four_corner":
-        columns[0].metric(
-            "Corners reached by the K paths", f"{distinct_corners_reached(probe.query_paths[task_index])} / 4"
-        )
+        corners = distinct_corners_reached(queries)
+        columns[0].metric("Corners reached", f"{corners} / 4", help="corners whose reward radius any K path entered")
     else:
-        columns[0].metric("K exploration paths", len(probe.query_paths[task_index]))
-    columns[1].metric(
-        "Mean final distance to goal (K paths)", f"{final_distances(probe.query_paths[task_index], goal).mean():.2f}"
-    )
-    columns[2].metric(
-        "Adapted policy's final distance", f"{final_distances(probe.adapted_paths[task_index], goal):.2f}"
-    )
+        columns[0].metric("Exploration paths", len(queries))
+    distance = final_distances(queries, goal).mean()
+    columns[1].metric("K paths: final distance", f"{distance:.2f}", help="mean over their end points")
+    columns[2].metric("Adapted: final distance", f"{final_distances(adapted, goal):.2f}", help="end point to goal")
 
 
 def step_playback(iterations: list[int], proposals: int | None) -> None:
@@ -130,7 +126,7 @@ def explorer(family: PointTaskFamily, runs: list[RunSummary | None], following_l
             exploration_metrics(family, probe, task_index)
 
 
-page_setup("Explore", "🧭")
+page_setup("Explore")
 st.title("Explore")
 st.markdown(
     "On a new task, adaptation may use **K** rollouts. ES-MAML spends them on **K perturbed copies of the "
@@ -156,7 +152,8 @@ for column, (title, subtitle, pg) in zip(st.columns(2), SIDES, strict=True):
 playing = bool(st.session_state.get(PLAYING_KEY))
 play, what, follow = st.columns([1, 2, 2])
 play.button(
-    "⏸ Pause" if playing else "▶ Play",
+    "Pause" if playing else "Play",
+    icon=":material/pause:" if playing else ":material/play_arrow:",
     key="explore.play",
     on_click=lambda: st.session_state.update({PLAYING_KEY: not playing}),
 )

@@ -43,7 +43,7 @@ def rewards_figure(replay: Replay) -> go.Figure:
     return fig
 
 
-page_setup("Replay", "🎬")
+page_setup("Replay")
 st.title("Replay")
 try:
     from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES

@@ -1,18 +1,25 @@
 """Compare: saved runs' learning curves, mean and spread over seeds, and their final returns."""
 
+import shutil
 from importlib.util import find_spec
 
 import streamlit as st
 from _shared.figures import bands_figure
-from _shared.state import page_setup
+from _shared.state import page_link, page_setup
 
 from esmaml_core.analysis import aggregate_curves, final_returns_rows, group_runs, list_runs, rows_to_csv
 from esmaml_core.session import runs_root
 
 METRICS = {"post_adaptation_return": "post-adaptation return", "pre_adaptation_return": "pre-adaptation return"}
 DEFAULT_SELECTION = 12
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")  # kaleido draws PNGs in one of these
 
-page_setup("Compare", "📊")
+
+def png_export_available() -> bool:
+    return find_spec("kaleido") is not None and any(shutil.which(browser) for browser in BROWSERS)
+
+
+page_setup("Compare")
 st.title("Compare")
 st.markdown(
     "Runs whose configurations differ only in the seed form one **experiment**: its curve is the mean over "
@@ -21,7 +28,7 @@ st.markdown(
 runs = list_runs(runs_root())
 if not runs:
     st.info(f"No saved runs in `{runs_root()}` yet: train some on the Train page.")
-    st.page_link("pages/1_Train.py", label="Go to Train", icon="🏋️")
+    page_link("Train", "Go to Train")
     st.stop()
 
 selected = st.multiselect(
@@ -46,7 +53,7 @@ st.dataframe(rows, hide_index=True)
 
 csv, png, html = st.columns(3)
 csv.download_button("Download table (CSV)", rows_to_csv(rows), "final_returns.csv", "text/csv", key="compare.csv")
-if find_spec("kaleido") is not None:
+if png_export_available():
     png.download_button(
         "Download figure (PNG)",
         lambda: figure.to_image(format="png", scale=2),

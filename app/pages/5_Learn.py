@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from _shared.figures import ACCEPTED_COLOR, ADAPTED_COLOR, POST_COLOR, PRE_COLOR, QUERY_COLOR
-from _shared.state import page_setup
+from _shared.state import page_link, page_setup
 
 from esmaml_core.analysis import (
     TOY_OPTIMUM,
@@ -35,10 +35,8 @@ def smoothing_section() -> None:
             "ES never differentiates the return itself. It climbs its **Gaussian smoothing**, which is smooth "
             "even when the return jumps, and whose gradient needs only function values:"
         )
-        st.latex(
-            r"f_\sigma(x) = \mathbb{E}_{u\sim\mathcal N(0,1)}\big[f(x+\sigma u)\big],\qquad"
-            r"\nabla f_\sigma(x) = \tfrac{1}{\sigma}\,\mathbb{E}_u\big[f(x+\sigma u)\,u\big]"
-        )
+        st.latex(r"f_\sigma(x) = \mathbb{E}_{u\sim\mathcal N(0,1)}\big[f(x+\sigma u)\big]")
+        st.latex(r"\nabla f_\sigma(x) = \tfrac{1}{\sigma}\,\mathbb{E}_u\big[f(x+\sigma u)\,u\big]")
         sigma = st.slider("σ (smoothing scale)", 0.02, 1.5, 0.4, 0.02, key="learn.sigma")
         x0 = st.slider("x₀ (where the gradient is estimated)", -2.5, 2.5, -0.6, 0.05, key="learn.x0")
         pairs = st.slider("n antithetic pairs", 1, 200, 10, key="learn.pairs")
@@ -151,10 +149,10 @@ def meta_gradient_section() -> None:
     st.latex(
         r"U_T(\theta) = \theta + \frac{\alpha}{\sigma K}\sum_{k=1}^{K} R_T(\theta+\sigma\varepsilon_k)\,\varepsilon_k"
     )
-    st.page_link("pages/1_Train.py", label="Now train one and watch it learn", icon="🏋️")
+    page_link("Train", "Now train one and watch it learn")
 
 
-page_setup("Learn", "🎓")
+page_setup("Learn")
 st.title("Learn")
 smoothing_section()
 adaptation_section()

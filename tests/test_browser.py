@@ -1,0 +1,137 @@
+"""The dashboard in a real browser: a Streamlit server driven by Playwright with Debian's Chromium.
+
+Starts ``streamlit run app/Home.py`` on a free local port with a temporary runs folder,
+trains a short Four Corner run by clicking, then opens Explore, Replay, Compare (downloading
+the figure as PNG) and Learn, and saves a screenshot of each page under docs/img/ (used by
+the README's dashboard tour).
+Needs ``pip install playwright`` and ``apt-get install chromium`` (scripts/install.sh --dev);
+it never downloads a browser.
+"""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from esmaml_core.config import TrainConfig
+from esmaml_core.session import RUNS_DIR_ENV, TrainingSession
+
+sync_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = Path("/usr/bin/chromium")
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOTS = ROOT / "docs" / "img"
+STARTUP_SECONDS = 60
+TALL = {"width": 1440, "height": 1750}
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install.sh --dev)"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"streamlit did not answer at {url} within {STARTUP_SECONDS} s")
+
+
+@pytest.fixture
+def server_url(tmp_path):
+    """A running dashboard over a runs folder that already holds a short PG-MAML run for Explore."""
+    pg_run = TrainingSession.start(TrainConfig.for_method(method="pg_maml", iterations=15, task_batch=10), tmp_path)
+    while pg_run.status == "running":
+        pg_run.advance(60.0)
+    port = free_port()
+    command = [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true"]
+    command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
+    environment = {**os.environ, RUNS_DIR_ENV: str(tmp_path)}
+    with open(tmp_path / "streamlit.log", "w") as log:
+        server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            url = f"http://127.0.0.1:{port}"
+            wait_until_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def open_page(page, name: str) -> None:
+    page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
+    page.get_by_role("heading", name=name, level=1).wait_for()
+
+
+def test_train_explore_and_replay_in_a_browser(server_url):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=["--no-sandbox", "--disable-gpu"], headless=True
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1440, "height": 1000})
+            page.goto(server_url)
+            train_link = page.get_by_test_id("stMainBlockContainer").get_by_role("link", name="Train")
+            train_link.wait_for(timeout=30_000)
+            page.get_by_text("the ideas of ES-MAML").wait_for()
+            page.wait_for_timeout(500)  # icon font
+            page.screenshot(path=SCREENSHOTS / "home.png")
+
+            train_link.click()
+            page.get_by_role("heading", name="Train", level=1).wait_for()
+            iterations = page.get_by_role("spinbutton", name="Meta-iterations")
+            iterations.fill("25")
+            iterations.press("Enter")
+            page.get_by_role("button", name="Start training").click()
+            page.locator(".js-plotly-plot").first.wait_for(timeout=15_000)
+            page.get_by_text("finished · iteration 25 of 25").wait_for(timeout=90_000)
+            page.wait_for_timeout(1_000)  # let the last figure settle
+            page.screenshot(path=SCREENSHOTS / "train.png", full_page=True)
+
+            page.set_viewport_size(TALL)  # the figures sit below the controls
+            open_page(page, "Explore")
+            page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # ES-MAML and PG-MAML side by side
+            sync_api.expect(page.get_by_text("Corners reached")).to_have_count(2)
+            page.screenshot(path=SCREENSHOTS / "explore.png", full_page=True)
+
+            open_page(page, "Replay")
+            page.get_by_label("MuJoCo task").wait_for()
+            page.get_by_text("Render", exact=True).click()
+            page.locator("video").nth(1).wait_for(timeout=90_000)
+            page.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
+            page.wait_for_timeout(1_500)  # first video frames
+            page.screenshot(path=SCREENSHOTS / "replay.png", full_page=True)
+
+            open_page(page, "Compare")
+            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="Download figure (PNG)").click()
+            assert download.value.suggested_filename == "learning_curves.png"
+            assert Path(download.value.path()).read_bytes().startswith(b"\x89PNG")
+            page.screenshot(path=SCREENSHOTS / "compare.png", full_page=True)
+
+            open_page(page, "Learn")
+            page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
+            page.screenshot(path=SCREENSHOTS / "learn.png", full_page=True)
+        finally:
+            browser.close()

@@ -24,8 +24,8 @@ import numpy as np
 
 from esmaml_core.adaptation import make_operator
 from esmaml_core.config import ConfigError, TrainConfig
-from esmaml_core.es_maml import ESLearnerBase, ProbeTrajectories
-from esmaml_core.evaluation import BatchEvaluator, Evaluation
+from esmaml_core.es_maml import ProbeTrajectories
+from esmaml_core.evaluation import Evaluation
 from esmaml_core.runs import RunStore, RunStoreError, load_arrays, save_arrays
 from esmaml_core.tasks.point import CORNERS
 from esmaml_core.trainer import Trainer, make_trainer
@@ -118,15 +118,6 @@ class Replay:
     seconds_per_step: float
 
 
-def adapted_params(trainer: Trainer, evaluate: BatchEvaluator, tasks: np.ndarray) -> np.ndarray:
-    """The trainer's meta-parameters adapted to each task (N, task_dim) by its method's own adaptation."""
-    params, learner = trainer.state.params, trainer.learner
-    if isinstance(learner, ESLearnerBase):
-        starts = np.broadcast_to(params, (len(tasks), len(params)))
-        return learner.operator.adapt(evaluate, starts, tasks, evaluate.rng).adapted_params
-    return learner.adapt(params, evaluate, tasks, evaluate.rng).adapted_params  # PG-MAML's policy-gradient steps
-
-
 def replay_adaptation(trainer: Trainer, task: np.ndarray, seed: int) -> Replay:
     """Adapt to ``task`` once, then render the rollouts before and after adaptation from one start state."""
     from esmaml_core.render import family_fps, render_adaptation_video
@@ -134,7 +125,7 @@ def replay_adaptation(trainer: Trainer, task: np.ndarray, seed: int) -> Replay:
     evaluate = trainer.evaluator()
     evaluate.rng = np.random.default_rng(seed)
     before = trainer.state.params
-    after = adapted_params(trainer, evaluate, task[None])[0]
+    after = trainer.learner.adapt(before, evaluate, task[None], evaluate.rng).adapted_params[0]
     family, horizon = trainer.family, trainer.config.horizon
     noise = family.initial_noise(evaluate.rng, 1)[0]
     rollouts = family.rollout(

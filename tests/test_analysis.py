@@ -22,6 +22,7 @@ from esmaml_core.analysis import (
     nearest_iteration,
     probe_iterations,
     record_checkpoint_probe,
+    replay_adaptation,
     rows_to_csv,
     rugged,
     save_probe,
@@ -45,6 +46,7 @@ from esmaml_core.session import (
     runs_root,
 )
 from esmaml_core.tasks.point import CORNERS
+from esmaml_core.trainer import make_trainer
 
 SMALL = dict(task="four_corner", perturbations=6, queries=4, eval_tasks=4, probe_tasks=2)
 
@@ -325,3 +327,14 @@ def test_group_labels_only_name_fields_that_separate_otherwise_identical_experim
     write_run(tmp_path, "pg", [-300.0], **{**TrainConfig.for_method(method="pg_maml").to_dict(), **SMALL})
     labels = sorted(group.label for group in group_runs(list_runs(tmp_path)))
     assert labels == ["four_corner · es_maml · es_grad", "four_corner · pg_maml"]
+
+
+def test_a_replay_renders_both_policies_from_one_start_and_scores_them():
+    trainer = make_trainer(TrainConfig(task="fb_swimmer", operator="es_grad", queries=4, horizon=20, eval_tasks=4))
+    replay = replay_adaptation(trainer, np.array([1.0]), seed=3)
+    assert replay.before_video[4:8] == b"ftyp" and replay.after_video[4:8] == b"ftyp"  # MP4 files
+    assert replay.before_rewards.shape == replay.after_rewards.shape == (20,)
+    assert not np.array_equal(replay.before_rewards, replay.after_rewards)
+    assert replay.seconds_per_step == pytest.approx(0.04)
+    again = replay_adaptation(trainer, np.array([1.0]), seed=3)
+    np.testing.assert_array_equal(again.after_rewards, replay.after_rewards)

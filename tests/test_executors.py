@@ -153,3 +153,20 @@ def local_ray():
 def test_ray_gives_the_same_run_as_inprocess(task, inprocess_runs, local_ray):
     assert_same_run(run(task, "ray"), inprocess_runs[task])
     assert local_ray.is_initialized()  # the trainer did not shut down a Ray it did not start
+
+
+def test_pg_maml_stochastic_policy_gives_the_same_run_in_a_process_pool():
+    """PG-MAML passes its own (stateful, per-rollout) stochastic policy through the executor."""
+    params = {}
+    for executor in ("inprocess", "process"):
+        config = TrainConfig.for_method(
+            method="pg_maml", task="biased_sensor_cartpole", queries=4, task_batch=3, eval_tasks=4, executor=executor
+        )
+        trainer = make_trainer(config)
+        try:
+            results = [trainer.step() for _ in range(2)]
+        finally:
+            trainer.close()
+        params[executor] = (results[-1].metrics()["post_adaptation_return"], trainer.state.params)
+    assert params["process"][0] == params["inprocess"][0]
+    np.testing.assert_array_equal(params["process"][1], params["inprocess"][1])

@@ -7,7 +7,7 @@ results on every executor and with any number of workers:
 
 - the caller draws all start noise up front, in row order, so a rollout is a pure
   function of its rows (``TaskFamily.initial_noise``);
-- observation statistics are summed per row inside each shard, and the per-row sums
+- observation statistics are summed per row (in time order) inside each shard, and the per-row sums
   are added up over all B rows by the caller. A shard's own ``state_sum`` would depend
   on where the shard boundaries fall (floating-point addition is not associative), so
   it is not used. The price is that every shard records its observations: little next
@@ -98,16 +98,19 @@ def rollout_shard(
     horizon: int,
     record: bool,
 ) -> ShardRollouts:
-    """Roll out one shard and sum each row's observations over the steps it lived.
+    """Roll out one shard and sum each row's observations over the steps it lived, in time order.
 
     Each row's sums depend on that row alone, so they are the same bits in any shard.
     """
     rollouts = _resolve_family(family).rollout(
         policy, params, tasks, normalizer, noise=noise, horizon=horizon, record=True
     )
-    lived = np.arange(rollouts.observations.shape[1] - 1)[None, :, None] < rollouts.lengths[:, None, None]
-    seen = np.where(lived, rollouts.observations[:, :-1], 0.0)
-    row_state_sum, row_state_sq_sum = seen.sum(axis=1), (seen * seen).sum(axis=1)
+    row_state_sum = np.zeros((len(params), rollouts.observations.shape[-1]))
+    row_state_sq_sum = np.zeros_like(row_state_sum)
+    for t in range(int(rollouts.lengths.max(initial=0))):
+        seen = np.where((t < rollouts.lengths)[:, None], rollouts.observations[:, t], 0.0)
+        row_state_sum += seen
+        row_state_sq_sum += seen * seen
     if not record:
         rollouts = replace(rollouts, observations=None, actions=None, rewards=None)
     return ShardRollouts(rollouts, row_state_sum, row_state_sq_sum)

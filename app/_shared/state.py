@@ -39,16 +39,21 @@ def current_session() -> TrainingSession | None:
     """This tab's training session; after a browser refresh, the run named in the URL, reopened paused."""
     session = st.session_state.get(SESSION_KEY)
     run_name = st.query_params.get(RUN_QUERY_PARAM)
-    if session is None and run_name:
-        try:
-            if Path(run_name).name != run_name:
-                raise RunStoreError("not a run name")
-            session = TrainingSession.reopen(runs_root() / run_name)
-        except (RunStoreError, OSError) as error:
-            st.warning(f"Could not reopen run {run_name!r}: {error}")
-            del st.query_params[RUN_QUERY_PARAM]
-            return None
-        set_current_session(session)
+    if session is not None:
+        if run_name != session.store.name:
+            st.query_params[RUN_QUERY_PARAM] = session.store.name  # page changes drop it from the URL
+        return session
+    if not run_name:
+        return None
+    try:
+        if Path(run_name).name != run_name:
+            raise RunStoreError("not a run name")
+        session = TrainingSession.reopen(runs_root() / run_name)
+    except (RunStoreError, OSError) as error:
+        st.warning(f"Could not reopen run {run_name!r}: {error}")
+        del st.query_params[RUN_QUERY_PARAM]
+        return None
+    set_current_session(session)
     return session
 
 

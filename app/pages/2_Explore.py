@@ -112,6 +112,8 @@ def explorer(family: PointTaskFamily, runs: list[RunSummary | None], following_l
     )
     proposals = None
     if hill_climbing:
+        if st.session_state.get(PROPOSALS_KEY, queries) > queries:  # e.g. another run with a smaller K
+            st.session_state[PROPOSALS_KEY] = queries
         st.session_state.setdefault(PROPOSALS_KEY, queries)
         proposals = st.slider("Hill-climbing proposals tried", 0, queries, key=PROPOSALS_KEY)
     for column, (title, _, pg), probe, items in zip(st.columns(2), SIDES, probes, available, strict=True):

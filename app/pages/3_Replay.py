@@ -46,6 +46,7 @@ def rewards_figure(replay: Replay) -> go.Figure:
 page_setup("Replay")
 st.title("Replay")
 try:
+    from esmaml_core.render import FrameRenderer  # noqa: F401 - only checks that rendering is installed
     from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES
 except ImportError as error:
     st.info(f"MuJoCo tasks and rendering are not available in this installation yet ({error}).")

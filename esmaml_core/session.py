@@ -25,6 +25,8 @@ from pathlib import Path
 from esmaml_core.analysis import save_probe
 from esmaml_core.config import OPERATORS, ConfigError, TrainConfig
 from esmaml_core.runs import RunStore, run_training
+from esmaml_core.tasks import TASK_FAMILIES
+from esmaml_core.tasks.point import PointTaskFamily
 from esmaml_core.trainer import DivergenceError, IterationResult, Trainer
 
 RUNS_DIR_ENV = "ESMAML_RUNS_DIR"
@@ -88,9 +90,14 @@ def build_config(values: dict) -> TrainConfig:
     return TrainConfig.for_method(**kept).validate()
 
 
-def default_probe_every(iterations: int) -> int:
-    """Record probe paths often enough for a smooth slider, at most ``MAX_PROBES_PER_RUN`` times."""
-    return max(1, -(-iterations // MAX_PROBES_PER_RUN))
+def default_probe_every(config: TrainConfig) -> int:
+    """Record probe paths often enough for a smooth slider, at most ``MAX_PROBES_PER_RUN`` times.
+
+    Only point tasks (2-D positions, drawn by the dashboard) are probed: 0 means never.
+    """
+    if not isinstance(TASK_FAMILIES[config.task], PointTaskFamily):
+        return 0
+    return max(1, -(-config.iterations // MAX_PROBES_PER_RUN))
 
 
 def create_run(root: Path, config: TrainConfig, now: datetime | None = None) -> RunStore:
@@ -133,7 +140,7 @@ class TrainingSession:
         """Create a run folder for a validated ``config`` and a running session on it."""
         store = create_run(runs_root() if root is None else root, config)
         trainer, _ = store.restore_trainer()
-        session = TrainingSession(trainer, store, default_probe_every(config.iterations), Status.RUNNING)
+        session = TrainingSession(trainer, store, default_probe_every(config), Status.RUNNING)
         session._finish_if_done()
         return session
 
@@ -142,7 +149,7 @@ class TrainingSession:
         """A paused session at a saved run's newest good checkpoint (finished if nothing is left)."""
         store = RunStore.open(path)
         trainer, warnings = store.restore_trainer()
-        session = TrainingSession(trainer, store, default_probe_every(trainer.config.iterations), warnings=warnings)
+        session = TrainingSession(trainer, store, default_probe_every(trainer.config), warnings=warnings)
         session._finish_if_done()
         return session
 

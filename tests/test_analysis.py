@@ -137,10 +137,11 @@ def test_two_sessions_started_at_the_same_moment_get_their_own_folders(tmp_path)
     assert first.path != second.path and first.config() == second.config()
 
 
-def test_probes_are_recorded_at_most_a_hundred_times():
-    assert default_probe_every(50) == 1
-    assert default_probe_every(1000) == 10
-    assert -(-1001 // default_probe_every(1001)) <= 100
+def test_probes_are_recorded_at_most_a_hundred_times_and_only_on_point_tasks():
+    assert default_probe_every(small_config(iterations=50)) == 1
+    assert default_probe_every(small_config(iterations=1000)) == 10
+    assert -(-1001 // default_probe_every(small_config(iterations=1001))) <= 100
+    assert default_probe_every(small_config(task="fb_swimmer")) == 0
 
 
 # --- the form ---------------------------------------------------------------------------------------

@@ -203,6 +203,11 @@ def progress(session: TrainingSession) -> None:
     wall.metric("Wall time", f"{last['wall_time']:.1f} s", f"{last['iteration_seconds']:.2f} s / it.", "off")
     x_key = st.radio("x axis", tuple(X_AXES), format_func=X_AXES.get, horizontal=True, key="train.x_axis")
     st.plotly_chart(learning_curves(metric_curves(rows), x_key), key="train.curves")
+    if config.task == "four_corner":
+        st.caption(
+            "On Four Corner the meta-policy itself commits to no corner, so its own return stays near −400: "
+            "what it learns is how to explore, which shows in the post-adaptation return."
+        )
 
 
 def live_view(session: TrainingSession) -> None:

@@ -1,0 +1,161 @@
+"""Env steps per second of the batched MuJoCo engine against a gymnasium loop and the machine's limit.
+
+For each task, on the same parameters (a linear policy, ES-style perturbations
+sigma * N(0, I) around the zero policy), directions and start noise:
+
+  (a) batched: ``family.rollout`` of all B rows at once, policy in the loop;
+  (b) gymnasium: one ``gym.make`` env stepped row after row in a Python loop;
+  (c) limit: open-loop physics with zero controls over every core, the faster of
+      ``mujoco.rollout`` and ``mujoco.batch.Batch`` (B simulations x horizon x frame_skip
+      substeps, no policy, no rewards);
+  (c') the same limit on (a)'s workload: one ``Batch.rollout`` call replaying the actions
+      (a) took (zero after termination) from the same starts. Zero controls are a cheaper
+      workload (Swimmer's joints stay off their limits, the Ant stands still), so (c')
+      tells the engine's own overhead apart from the workload.
+
+An env step is one control step (frame_skip physics substeps); (a) and (b) count only
+steps before termination. Each timing is the best of ``--repeats``. The last three lines
+are the worse task's ratios a/c', a/b and a/c:
+
+    python bench/mujoco_rollouts.py [--batch 64] [--horizon 200] [--sigma 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from mujoco import rollout as mj_rollout
+from mujoco.batch import Batch
+
+from esmaml_core.envs import FORWARD_BACKWARD_ENVS
+from esmaml_core.policies import make_policy
+from esmaml_core.tasks import ObsNormalizer, get_task_family
+from esmaml_core.tasks.mujoco import ForwardBackwardFamily
+
+ENV_IDS = {family: env_id for env_id, family in FORWARD_BACKWARD_ENVS.items()}
+
+
+def best_times(runs: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, object]]:
+    """Fastest wall time of each run over ``repeats`` rounds, and its last result.
+
+    The runs take turns within each round, so they see the same background load.
+    """
+    best = dict.fromkeys(runs, np.inf)
+    results = {}
+    for _ in range(repeats):
+        for label, run in runs.items():
+            start = time.perf_counter()
+            results[label] = run()
+            best[label] = min(best[label], time.perf_counter() - start)
+    return best, results
+
+
+def gymnasium_loop(env_id: str, policy, params, tasks, noise, horizon: int) -> int:
+    """Step one gymnasium env through every row; returns the env steps taken."""
+    env = gym.make(env_id, max_episode_steps=horizon)
+    steps = 0
+    for row in range(len(params)):
+        observation, _ = env.reset(options={"task": tasks[row], "noise": noise[row]})
+        for _ in range(horizon):
+            action = policy.act(params[row : row + 1], observation[None])[0]
+            observation, _, terminated, truncated, _ = env.step(action)
+            steps += 1
+            if terminated or truncated:
+                break
+    env.close()
+    return steps
+
+
+def open_loop_rollout(family: ForwardBackwardFamily, batch: int, horizon: int, nthread: int) -> None:
+    """mujoco.rollout of ``batch`` simulations from the model's pose with zero controls."""
+    model = family.model
+    data = mujoco.MjData(model)
+    mujoco.mj_forward(model, data)
+    state = np.empty(mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_FULLPHYSICS))
+    mujoco.mj_getState(model, data, state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    controls = np.zeros((batch, horizon * family.frame_skip, model.nu))
+    with mj_rollout.Rollout(nthread=nthread) as runner:
+        runner.rollout(model, [mujoco.MjData(model) for _ in range(nthread)], np.tile(state, (batch, 1)), controls)
+
+
+def open_loop_batch(family: ForwardBackwardFamily, batch: int, horizon: int, nthread: int) -> None:
+    """mujoco.batch.Batch stepping ``batch`` simulations with zero controls, one call per control step."""
+    simulations = Batch(family.model, nsim=batch, nthread=nthread)
+    simulations.reset()
+    for _ in range(horizon):
+        simulations.step(nstep=family.frame_skip)
+
+
+def open_loop_replay(family: ForwardBackwardFamily, noise: np.ndarray, actions: np.ndarray, nthread: int) -> None:
+    """One ``Batch.rollout`` call replaying recorded actions (B, T, act_dim) from the same starts, no policy."""
+    simulations = Batch(family.model, nsim=len(actions), nthread=nthread)
+    simulations.reset()
+    simulations.qpos[:], simulations.qvel[:] = family.start_state(noise)
+    simulations.forward()
+    controls = np.repeat(family.controls(actions), family.frame_skip, axis=1)
+    simulations.rollout(nstep=controls.shape[1], control=controls, record=())
+
+
+def bench_task(name: str, batch: int, horizon: int, sigma: float, repeats: int) -> tuple[float, float, float]:
+    family = get_task_family(name)
+    policy = make_policy(family.obs_dim, family.act_dim)
+    rng = np.random.default_rng(0)
+    params = sigma * rng.standard_normal((batch, policy.num_params))
+    tasks = family.task_params(rng.choice(family.split_ids("train"), batch))
+    noise = family.initial_noise(rng, batch)
+    normalizer = ObsNormalizer.identity(family.obs_dim)
+    nthread = os.cpu_count()
+    recorded = family.rollout(policy, params, tasks, normalizer, noise=noise, horizon=horizon, record=True)
+
+    times, results = best_times(
+        {
+            "batched": lambda: family.rollout(policy, params, tasks, normalizer, noise=noise, horizon=horizon),
+            "rollout": lambda: open_loop_rollout(family, batch, horizon, nthread),
+            "batch": lambda: open_loop_batch(family, batch, horizon, nthread),
+            "replay": lambda: open_loop_replay(family, noise, recorded.actions, nthread),
+        },
+        repeats,
+    )
+    gym_times, gym_results = best_times(
+        {"gymnasium": lambda: gymnasium_loop(ENV_IDS[name], policy, params, tasks, noise, horizon)}, 1
+    )
+    steps = int(results["batched"].lengths.sum())
+    assert gym_results["gymnasium"] == steps, "the gymnasium loop must take the same steps as the batched rollout"
+    batched_rate, gym_rate = steps / times["batched"], steps / gym_times["gymnasium"]
+    rollout_rate, batch_rate = batch * horizon / times["rollout"], batch * horizon / times["batch"]
+    limit_rate = max(rollout_rate, batch_rate)
+    replay_rate = batch * horizon / times["replay"]
+    print(
+        f"{name:<12} B={batch} horizon={horizon} sigma={sigma} mean length {steps / batch:.1f}  "
+        f"(a) batched {batched_rate:,.0f}/s  (b) gymnasium {gym_rate:,.0f}/s  "
+        f"(c) limit {limit_rate:,.0f}/s [mujoco.rollout {rollout_rate:,.0f}/s, Batch {batch_rate:,.0f}/s, "
+        f"{nthread} threads]  "
+        f"(c') same actions open-loop {replay_rate:,.0f}/s  "
+        f"a/b {batched_rate / gym_rate:.2f}  a/c {batched_rate / limit_rate:.2f}  a/c' {batched_rate / replay_rate:.2f}"
+    )
+    return batched_rate / gym_rate, batched_rate / limit_rate, batched_rate / replay_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--horizon", type=int, default=200)
+    parser.add_argument("--sigma", type=float, default=0.05, help="scale of the random linear policies")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tasks", nargs="+", default=["fb_swimmer", "fb_ant"])
+    args = parser.parse_args()
+    ratios = [bench_task(name, args.batch, args.horizon, args.sigma, args.repeats) for name in args.tasks]
+    vs_gym, vs_limit, vs_replay = (min(column) for column in zip(*ratios, strict=True))
+    print(f"ratio_vs_same_actions_limit: {vs_replay:.2f}")
+    print(f"ratio_vs_gymnasium: {vs_gym:.2f}")
+    print(f"ratio_vs_limit: {vs_limit:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,8 @@ METHOD_DEFAULTS: dict[str, dict[str, object]] = {
     "pg_maml": {"optimizer": "adam", "task_batch": 20, "alpha": 0.001, "lr": 0.01},
 }
 PG_ONLY_FIELDS = ("inner_steps", "init_log_std", "first_order")
+# Where rollouts run, not what they compute: a run may change them on resume.
+EXECUTION_FIELDS = ("executor", "workers", "ray_address")
 
 
 class ConfigError(ValueError):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -123,9 +124,19 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
+# Sessions still running or paused in this process, by run folder: a run never gets two writers.
+_LIVE_SESSIONS: dict[Path, TrainingSession] = {}
+_LIVE_SESSIONS_LOCK = threading.Lock()
+
+
 @dataclass
 class TrainingSession:
-    """One run being trained interactively; not shared between users (one per browser session)."""
+    """One run being trained interactively, e.g. by one browser tab.
+
+    A process holds at most one live (running or paused) session per run folder: reopening a
+    run that is still live, e.g. after a browser refresh, returns that session instead of a
+    second writer. ``advance`` is safe to call from several threads; one of them trains.
+    """
 
     trainer: Trainer
     store: RunStore
@@ -134,24 +145,31 @@ class TrainingSession:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     _steps: Iterator[IterationResult] | None = field(default=None, repr=False)
+    _stepping: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @staticmethod
     def start(config: TrainConfig, root: Path | None = None) -> TrainingSession:
         """Create a run folder for a validated ``config`` and a running session on it."""
         store = create_run(runs_root() if root is None else root, config)
         trainer, _ = store.restore_trainer()
-        session = TrainingSession(trainer, store, default_probe_every(config), Status.RUNNING)
-        session._finish_if_done()
-        return session
+        return TrainingSession(trainer, store, default_probe_every(config), Status.RUNNING)._register()
 
     @staticmethod
     def reopen(path: str | Path) -> TrainingSession:
-        """A paused session at a saved run's newest good checkpoint (finished if nothing is left)."""
+        """The run's live session if it has one, else a paused one at its newest good checkpoint."""
+        with _LIVE_SESSIONS_LOCK:
+            live = _LIVE_SESSIONS.get(Path(path).resolve())
+        if live is not None:
+            return live
         store = RunStore.open(path)
         trainer, warnings = store.restore_trainer()
-        session = TrainingSession(trainer, store, default_probe_every(trainer.config), warnings=warnings)
-        session._finish_if_done()
-        return session
+        return TrainingSession(trainer, store, default_probe_every(trainer.config), warnings=warnings)._register()
+
+    def _register(self) -> TrainingSession:
+        with _LIVE_SESSIONS_LOCK:
+            _LIVE_SESSIONS[self.store.path.resolve()] = self
+        self._finish_if_done()
+        return self
 
     @property
     def config(self) -> TrainConfig:
@@ -167,7 +185,18 @@ class TrainingSession:
         return min(1.0, self.iteration / self.config.iterations) if self.config.iterations else 1.0
 
     def advance(self, budget_seconds: float) -> list[IterationResult]:
-        """Train while running, until ``budget_seconds`` have passed (at least one iteration)."""
+        """Train while running, until ``budget_seconds`` have passed (at least one iteration).
+
+        Returns at once, with nothing, if another thread is already advancing this session.
+        """
+        if not self._stepping.acquire(blocking=False):
+            return []
+        try:
+            return self._advance(budget_seconds)
+        finally:
+            self._stepping.release()
+
+    def _advance(self, budget_seconds: float) -> list[IterationResult]:
         results: list[IterationResult] = []
         started = time.perf_counter()
         while self.status is Status.RUNNING and (not results or time.perf_counter() - started < budget_seconds):
@@ -209,6 +238,9 @@ class TrainingSession:
         self._end(Status.FAILED)
 
     def _end(self, status: Status) -> None:
-        """No more training in this session: release the trainer's workers, if any."""
+        """No more training in this session: release the trainer's workers, if any, and the run."""
         self.status, self._steps = status, None
         self.trainer.close()
+        with _LIVE_SESSIONS_LOCK:
+            if _LIVE_SESSIONS.get(self.store.path.resolve()) is self:
+                del _LIVE_SESSIONS[self.store.path.resolve()]

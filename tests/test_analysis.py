@@ -108,11 +108,12 @@ def test_pause_resume_and_stop(tmp_path):
     assert session.advance(1.0) == [] and session.iteration == 1
 
 
-def test_a_closed_session_reopens_where_it_stopped_and_finishes_like_an_uninterrupted_run(tmp_path):
+def test_a_stopped_session_reopens_where_it_stopped_and_finishes_like_an_uninterrupted_run(tmp_path):
     config = small_config()
     interrupted = TrainingSession.start(config, tmp_path / "a")
     interrupted.advance(0.0)
     interrupted.advance(0.0)
+    interrupted.stop()
     reopened = TrainingSession.reopen(interrupted.store.path)
     assert reopened.status is Status.PAUSED and reopened.iteration == 2
     reopened.resume()
@@ -121,6 +122,25 @@ def test_a_closed_session_reopens_where_it_stopped_and_finishes_like_an_uninterr
     train_until_done(straight)
     np.testing.assert_array_equal(reopened.trainer.state.params, straight.trainer.state.params)
     assert TrainingSession.reopen(reopened.store.path).status is Status.FINISHED
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_reopening_a_live_run_returns_its_session_so_a_run_never_has_two_writers(tmp_path):
+    live = TrainingSession.start(small_config(), tmp_path)
+    live.advance(0.0)
+    assert TrainingSession.reopen(live.store.path) is live  # e.g. a refreshed browser tab
+    live.pause()
+    assert TrainingSession.reopen(live.store.path) is live
+    live.stop()
+    reopened = TrainingSession.reopen(live.store.path)
+    assert reopened is not live and reopened.iteration == 1
+
+
+def test_only_one_thread_advances_a_session_at_a_time(tmp_path):
+    session = TrainingSession.start(small_config(iterations=100), tmp_path)
+    with session._stepping:  # another thread is mid-tick
+        assert session.advance(1.0) == []
+    assert len(session.advance(0.0)) == 1
 
 
 @pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")

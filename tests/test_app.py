@@ -177,6 +177,18 @@ def test_a_refreshed_tab_reopens_its_run_from_the_url(runs_dir):
     assert "no-such-run" in missing.warning[0].value and not missing.get("plotly_chart")
 
 
+def test_a_tab_refreshed_during_training_picks_the_live_run_up_again(runs_dir):
+    first_tab = start_training(open_page("1_Train"), iterations=500)
+    run_name = first_tab.query_params["run"]
+    refreshed = open_page("1_Train", run=run_name)  # a new browser session with the same URL
+    assert refreshed.get("progress")[0].proto.text.startswith("running")
+    done = len(list_runs(runs_dir)[0].metrics)
+    refreshed.run()
+    assert len(list_runs(runs_dir)[0].metrics) > done
+    assert len(list_runs(runs_dir)) == 1  # still one run, trained by one session
+    refreshed.button(key="stop").click().run()
+
+
 def test_a_saved_run_can_be_reopened_and_resumed(runs_dir):
     store = RunStore.create(runs_dir / "cli-run", TrainConfig(**QUICK, iterations=4))
     trainer, _ = store.restore_trainer()

@@ -14,7 +14,6 @@ from esmaml_core.analysis import (
     probe_iterations,
     record_checkpoint_probe,
 )
-from esmaml_core.config import METHODS
 from esmaml_core.es_maml import ProbeTrajectories
 from esmaml_core.runs import CheckpointError
 from esmaml_core.session import Status, runs_root
@@ -35,9 +34,6 @@ def goal_label(goal) -> str:
 
 def choose_run(runs: list[RunSummary], pg: bool, live_name: str | None) -> RunSummary | None:
     """A run picker for one side, or a note saying why there is nothing to pick."""
-    if pg and "pg_maml" not in METHODS:
-        st.info("PG-MAML is not available in this version of esmaml_core yet; this side fills in once it lands.")
-        return None
     if not runs:
         method = "PG-MAML" if pg else "ES-MAML"
         st.info(f"No {method} run on this task yet: start one on the Train page (method {method}).")

@@ -2,6 +2,8 @@
 
 - Probe paths on disk: ``<run>/probes/iter_NNNNNN.npz`` (``allow_pickle=False``, written
   atomically), and probes made afresh from a saved run's newest checkpoint.
+- MuJoCo replays: a saved run's meta-policy before and after adapting to one task, as
+  MP4 videos and per-step rewards (``esmaml_core.render``).
 - Exploration metrics of probe paths: distinct Four Corner corners reached, distance of
   final positions to the goal, the hill climber's best-so-far query.
 - Saved runs: listing, metric curves as arrays, grouping by config minus seed, mean and
@@ -120,7 +122,7 @@ class Replay:
 
 def replay_adaptation(trainer: Trainer, task: np.ndarray, seed: int) -> Replay:
     """Adapt to ``task`` once, then render the rollouts before and after adaptation from one start state."""
-    from esmaml_core.render import family_fps, render_adaptation_video
+    from esmaml_core.render import family_fps, render_adaptation_video  # only replays need MuJoCo rendering
 
     evaluate = trainer.evaluator()
     evaluate.rng = np.random.default_rng(seed)

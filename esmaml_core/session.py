@@ -32,6 +32,7 @@ from esmaml_core.trainer import DivergenceError, IterationResult, Trainer
 
 RUNS_DIR_ENV = "ESMAML_RUNS_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED_DIR = PROJECT_ROOT / "assets" / "pretrained"  # run folders of shipped meta-policies
 MAX_PROBES_PER_RUN = 100
 
 # The fields each method reads; the others keep their defaults (PG-MAML refuses changed ES-only fields
@@ -43,9 +44,6 @@ METHOD_FIELDS: dict[str, tuple[str, ...]] = {
     "pg_maml": ("alpha", "task_batch", "inner_steps", "init_log_std", "first_order"),
 }
 COMMON_FIELDS = ("task", "method", "policy", "hidden", "iterations", "seed", "lr", "optimizer", "queries", "horizon")
-
-
-PRETRAINED_DIR = PROJECT_ROOT / "assets" / "pretrained"
 
 
 def runs_root() -> Path:

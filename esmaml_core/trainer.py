@@ -28,7 +28,7 @@ from esmaml_core.executors import make_executor
 from esmaml_core.optimizers import ascent_step, init_optimizer_state
 from esmaml_core.policies import MLPPolicy
 from esmaml_core.tasks import TaskFamily, fixed_tasks, get_task_family
-from esmaml_core.tasks.base import Split
+from esmaml_core.tasks.base import ObsNormalizer, Split
 
 
 class DivergenceError(RuntimeError):
@@ -79,6 +79,17 @@ class IterationResult:
             "wall_time": self.wall_time,
             "iteration_seconds": self.iteration_seconds,
         }
+
+
+@dataclass(frozen=True)
+class AdaptationReplay:
+    """A meta-policy and its adaptation to one task, with one episode start for both: what a replay shows."""
+
+    task: np.ndarray
+    before: np.ndarray
+    after: np.ndarray
+    normalizer: ObsNormalizer
+    start_noise: np.ndarray
 
 
 @dataclass
@@ -163,6 +174,15 @@ class Trainer:
         evaluate.rng = np.random.default_rng(seed)
         tasks = fixed_tasks(self.family, num_tasks, split)
         return self.learner.evaluate_adaptation(self.state.params, evaluate, tasks, evaluate.rng, record=record)
+
+    def adaptation_replay(self, task: np.ndarray, seed: int = 0) -> AdaptationReplay:
+        """Adapt the current meta-policy to ``task`` (task_dim,) and draw one start for both rollouts."""
+        evaluate = self.evaluator()
+        evaluate.rng = np.random.default_rng(seed)
+        task = np.asarray(task, dtype=float)
+        adapted = self.learner.adapt(self.state.params, evaluate, task[None], evaluate.rng).adapted_params[0]
+        start_noise = self.family.initial_noise(evaluate.rng, 1)[0]
+        return AdaptationReplay(task, self.state.params, adapted, evaluate.normalizer, start_noise)
 
     def step(self, probe: bool = False) -> IterationResult:
         """Run one meta-iteration; raises DivergenceError (state unchanged) on NaN/inf."""

@@ -3,9 +3,10 @@
 A front end (the dashboard) cannot block while a run trains, so ``TrainingSession``
 drives the library's one training loop (``runs.run_training``) a few iterations at a
 time: ``advance(budget)`` trains for about ``budget`` seconds (at least one iteration)
-and returns. Every iteration is on disk when it returns (metrics, checkpoint and, every
-``probe_every`` iterations, the probe paths), so a closed browser tab loses nothing and
-``TrainingSession.reopen`` continues the run.
+and returns; ``tick(budget)`` does the same but moves slow iterations (MuJoCo) to a
+worker thread so the caller never waits for them. Every iteration is on disk as soon as
+it is done (metrics, checkpoint and, every ``probe_every`` iterations, the probe paths),
+so a closed browser tab loses nothing and ``TrainingSession.reopen`` continues the run.
 
 Run folders live under ``runs_root()``: ``$ESMAML_RUNS_DIR`` if set, else ``runs/`` at
 the project root. This module also turns the dashboard's form into a validated config.
@@ -144,6 +145,8 @@ class TrainingSession:
     warnings: list[str] = field(default_factory=list)
     _steps: Iterator[IterationResult] | None = field(default=None, repr=False)
     _stepping: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _worker: threading.Thread | None = field(default=None, repr=False)
+    _last_iteration_seconds: float = 0.0
 
     @staticmethod
     def start(config: TrainConfig, root: Path | None = None) -> TrainingSession:
@@ -194,6 +197,25 @@ class TrainingSession:
         finally:
             self._stepping.release()
 
+    def tick(self, budget_seconds: float) -> None:
+        """Train for about ``budget_seconds`` without keeping a front end waiting much longer.
+
+        Point-task iterations take milliseconds: they run right here, so the caller sees them
+        at once. Iterations that take longer than the budget (MuJoCo) run on a worker thread,
+        one tick's worth at a time, while the caller goes on drawing what is on disk.
+        """
+        fast = isinstance(self.trainer.family, PointTaskFamily) and self._last_iteration_seconds <= budget_seconds
+        if fast:
+            self.advance(budget_seconds)
+        elif self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(target=self._advance_then_release, args=(budget_seconds,), daemon=True)
+            self._worker.start()
+
+    def _advance_then_release(self, budget_seconds: float) -> None:
+        self.advance(budget_seconds)
+        if self.status not in (Status.RUNNING, Status.PAUSED):
+            self.trainer.close()  # deferred by _end while this thread was training
+
     def _advance(self, budget_seconds: float) -> list[IterationResult]:
         results: list[IterationResult] = []
         started = time.perf_counter()
@@ -210,6 +232,7 @@ class TrainingSession:
                 break
             if result.probe is not None:
                 save_probe(self.store.path, result.iteration, result.probe)
+            self._last_iteration_seconds = result.iteration_seconds
             results.append(result)
             self._finish_if_done()
         return results
@@ -238,7 +261,8 @@ class TrainingSession:
     def _end(self, status: Status) -> None:
         """No more training in this session: release the trainer's workers, if any, and the run."""
         self.status, self._steps = status, None
-        self.trainer.close()
+        if self._worker is None or self._worker is threading.current_thread() or not self._worker.is_alive():
+            self.trainer.close()
         with _LIVE_SESSIONS_LOCK:
             if _LIVE_SESSIONS.get(self.store.path.resolve()) is self:
                 del _LIVE_SESSIONS[self.store.path.resolve()]

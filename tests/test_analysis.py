@@ -1,6 +1,7 @@
 """The dashboard's library side: training sessions, probe files, exploration metrics, run grouping, toys."""
 
 import json
+import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -359,3 +360,27 @@ def test_a_replay_renders_both_policies_from_one_start_and_scores_them():
     assert replay.seconds_per_step == pytest.approx(0.04)
     again = replay_adaptation(trainer, np.array([1.0]), seed=3)
     np.testing.assert_array_equal(again.after_rewards, replay.after_rewards)
+
+
+def wait_for(condition, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_tick_trains_point_tasks_in_place_and_slow_tasks_on_a_worker(tmp_path):
+    point = TrainingSession.start(small_config(), tmp_path / "point")
+    point.tick(0.5)
+    assert point.iteration >= 1  # done before tick returned
+    mujoco = TrainingSession.start(
+        small_config(task="fb_swimmer", operator="es_grad", horizon=5, iterations=2), tmp_path / "mujoco"
+    )
+    mujoco.tick(0.0)  # returns at once; the iteration runs on a worker thread
+    assert mujoco._worker is not None
+    wait_for(lambda: mujoco.iteration == 1)
+    assert mujoco.status is Status.RUNNING
+    wait_for(lambda: not mujoco._worker.is_alive())
+    mujoco.tick(0.0)
+    wait_for(lambda: mujoco.status is Status.FINISHED)
+    assert [row["iteration"] for row in mujoco.store.read_metrics()] == [1, 2]

@@ -3,6 +3,7 @@
 import base64
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,20 @@ def test_train_start_shows_live_curves_that_change_and_saves_the_run(runs_dir):
     (run,) = list_runs(runs_dir)
     assert run.iterations_done == 8 and probe_iterations(run.path) == list(range(1, 9))
     assert at.query_params["run"] == run.name
+
+
+def test_train_a_mujoco_task_on_a_worker_thread_without_blocking_the_page(runs_dir):
+    at = open_page("1_Train")
+    at.selectbox(key="train.task").set_value("fb_swimmer").run()
+    at.number_input(key="train.horizon").set_value(5)
+    start_training(at, iterations=2, perturbations=2, queries=2)
+    deadline = time.monotonic() + 60
+    while not at.get("progress")[0].proto.text.startswith("finished"):
+        assert time.monotonic() < deadline, at.get("progress")[0].proto.text
+        time.sleep(0.2)
+        at.run()
+    assert not at.exception and len(at.get("plotly_chart")) == 1
+    assert list_runs(runs_dir)[0].iterations_done == 2
 
 
 def test_train_x_axis_switches_to_env_steps_and_wall_time(runs_dir):

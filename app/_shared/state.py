@@ -70,10 +70,11 @@ def tick_interval(session: TrainingSession | None) -> float | None:
     return TICK_SECONDS if session is not None and session.status is Status.RUNNING else None
 
 
-def train_a_little(session: TrainingSession | None) -> None:
-    """One tick of training; when the run stops running, rerun the page to stop ticking."""
-    if session is None or session.status is not Status.RUNNING:
+def train_a_little(session: TrainingSession | None, ticking: bool) -> None:
+    """One tick of training; once the run stops running, a ticking view reruns the page to stop."""
+    if session is None:
         return
-    session.advance(STEP_BUDGET_SECONDS)
-    if session.status is not Status.RUNNING:
+    if session.status is Status.RUNNING:
+        session.tick(STEP_BUDGET_SECONDS)
+    if ticking and session.status is not Status.RUNNING:
         st.rerun()

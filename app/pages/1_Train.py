@@ -211,9 +211,11 @@ def progress(session: TrainingSession) -> None:
 
 
 def live_view(session: TrainingSession) -> None:
-    @st.fragment(run_every=tick_interval(session))
+    interval = tick_interval(session)
+
+    @st.fragment(run_every=interval)
     def live() -> None:
-        train_a_little(session)
+        train_a_little(session, ticking=interval is not None)
         progress(session)
 
     live()

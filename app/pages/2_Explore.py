@@ -174,7 +174,7 @@ interval = PLAY_SECONDS if playing else tick_interval(session) if live_shown els
 @st.fragment(run_every=interval)
 def live_explorer() -> None:
     if live_shown:
-        train_a_little(session)
+        train_a_little(session, ticking=interval is not None)
     explorer(TASK_FAMILIES[task], chosen, following and live_shown and not playing)
 
 

@@ -83,8 +83,8 @@ class BatchEvaluator:
         steps = int(rollouts.lengths.sum())
         self.env_steps += steps
         self.state_count += steps
-        self.state_sum += rollouts.state_sum
-        self.state_sq_sum += rollouts.state_sq_sum
+        self.state_sum += rollouts.state_sum.sum(axis=0)
+        self.state_sq_sum += rollouts.state_sq_sum.sum(axis=0)
         return rollouts
 
     def __call__(self, params: np.ndarray, tasks: np.ndarray, record: bool = False) -> Evaluation:

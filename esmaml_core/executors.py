@@ -7,12 +7,10 @@ results on every executor and with any number of workers:
 
 - the caller draws all start noise up front, in row order, so a rollout is a pure
   function of its rows (``TaskFamily.initial_noise``);
-- observation statistics are summed per row (in time order) inside each shard, and the per-row sums
-  are added up over all B rows by the caller. A shard's own ``state_sum`` would depend
-  on where the shard boundaries fall (floating-point addition is not associative), so
-  it is not used. The price is that every shard records its observations: little next
-  to MuJoCo physics, but it can double the time of the cheap numpy tasks at thousands of
-  rows. (Per-row sums kept by the task families' ``EpisodeBatch`` would remove it.)
+- observation statistics come per row (``Rollouts.state_sum`` is (B, obs_dim), summed in
+  time order by ``EpisodeBatch``) and the caller adds them over all B rows at once, so
+  they do not depend on where the shard boundaries fall (floating-point addition is not
+  associative).
 
 ``inprocess`` (the default) runs the whole batch as one shard here. ``process`` uses a
 ``concurrent.futures`` pool of ``workers`` processes started with ``forkserver`` (safe
@@ -33,7 +31,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -63,15 +61,6 @@ class Executor(Protocol):
     def close(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class ShardRollouts:
-    """One shard's rollouts (recordings only if asked for) with its observation sums per row (b, obs_dim)."""
-
-    rollouts: Rollouts
-    row_state_sum: np.ndarray
-    row_state_sq_sum: np.ndarray
-
-
 def shard_slices(rows: int, shards: int) -> list[slice]:
     """Contiguous row ranges of nearly equal size, at most ``rows`` of them (one if there are no rows)."""
     count = max(1, min(shards, rows))
@@ -97,41 +86,21 @@ def rollout_shard(
     noise: np.ndarray,
     horizon: int,
     record: bool,
-) -> ShardRollouts:
-    """Roll out one shard and sum each row's observations over the steps it lived, in time order.
-
-    Each row's sums depend on that row alone, so they are the same bits in any shard.
-    """
-    rollouts = _resolve_family(family).rollout(
-        policy, params, tasks, normalizer, noise=noise, horizon=horizon, record=True
+) -> Rollouts:
+    """Roll out one shard (the function workers run)."""
+    return _resolve_family(family).rollout(
+        policy, params, tasks, normalizer, noise=noise, horizon=horizon, record=record
     )
-    row_state_sum = np.zeros((len(params), rollouts.observations.shape[-1]))
-    row_state_sq_sum = np.zeros_like(row_state_sum)
-    for t in range(int(rollouts.lengths.max(initial=0))):
-        seen = np.where((t < rollouts.lengths)[:, None], rollouts.observations[:, t], 0.0)
-        row_state_sum += seen
-        row_state_sq_sum += seen * seen
-    if not record:
-        rollouts = replace(rollouts, observations=None, actions=None, rewards=None)
-    return ShardRollouts(rollouts, row_state_sum, row_state_sq_sum)
 
 
-def join_shards(shards: list[ShardRollouts]) -> Rollouts:
-    """Concatenate shards in row order; the observation sums are added over all rows at once."""
+def join_shards(shards: list[Rollouts]) -> Rollouts:
+    """Concatenate shards' rollouts in row order."""
 
     def concatenated(name: str) -> np.ndarray | None:
-        parts = [getattr(shard.rollouts, name) for shard in shards]
+        parts = [getattr(shard, name) for shard in shards]
         return None if parts[0] is None else np.concatenate(parts)
 
-    return Rollouts(
-        returns=concatenated("returns"),
-        lengths=concatenated("lengths"),
-        state_sum=np.concatenate([shard.row_state_sum for shard in shards]).sum(axis=0),
-        state_sq_sum=np.concatenate([shard.row_state_sq_sum for shard in shards]).sum(axis=0),
-        observations=concatenated("observations"),
-        actions=concatenated("actions"),
-        rewards=concatenated("rewards"),
-    )
+    return Rollouts(**{name: concatenated(name) for name in Rollouts.__dataclass_fields__})
 
 
 def _shard_arguments(workers, family, policy, params, tasks, normalizer, noise, horizon, record) -> list[tuple]:
@@ -148,7 +117,7 @@ class InProcessExecutor:
     """Runs the whole batch as one shard in this process."""
 
     def rollout(self, family, policy, params, tasks, normalizer, *, noise, horizon, record=False) -> Rollouts:
-        return join_shards([rollout_shard(family, policy, params, tasks, normalizer, noise, horizon, record)])
+        return rollout_shard(family, policy, params, tasks, normalizer, noise, horizon, record)
 
     def close(self) -> None:
         """Nothing to release."""

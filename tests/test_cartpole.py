@@ -97,9 +97,9 @@ def test_rollout_records_what_the_policy_saw(rng):
     np.testing.assert_array_equal(rollouts.rewards, steps.astype(float))
     np.testing.assert_array_equal(rollouts.returns, rollouts.lengths)
     assert np.all(rollouts.actions[~steps] == 0.0)
-    seen = rollouts.observations[:, :-1][steps]
-    np.testing.assert_allclose(rollouts.state_sum, seen.sum(axis=0))
-    np.testing.assert_allclose(rollouts.state_sq_sum, (seen**2).sum(axis=0))
+    seen = np.where(steps[..., None], rollouts.observations[:, :-1], 0.0)
+    np.testing.assert_allclose(rollouts.state_sum, seen.sum(axis=1))
+    np.testing.assert_allclose(rollouts.state_sq_sum, (seen**2).sum(axis=1))
     replayed = policy.act(np.repeat(params, 50, axis=0), normalizer(rollouts.observations[:, :-1].reshape(-1, 4)))
     np.testing.assert_allclose(rollouts.actions[steps], replayed.reshape(8, 50, 1)[steps])
 
@@ -116,7 +116,7 @@ def test_batch_equals_single_rollouts(rng):
         for i in range(16)
     ]
     np.testing.assert_array_equal(batch.returns, [s.returns[0] for s in singles])
-    np.testing.assert_allclose(batch.state_sum, sum(s.state_sum for s in singles))
+    np.testing.assert_array_equal(batch.state_sum, np.concatenate([s.state_sum for s in singles]))
 
 
 def test_gymnasium_env_passes_check_env():

@@ -57,12 +57,8 @@ def test_joined_shards_are_the_same_bits_for_any_sharding(rng):
             ]
         )
     for rollouts in joined.values():
-        for name in ("returns", "lengths", "observations", "actions", "rewards"):
+        for name in ("returns", "lengths", "state_sum", "state_sq_sum", "observations", "actions", "rewards"):
             np.testing.assert_array_equal(getattr(rollouts, name), getattr(whole, name))
-        np.testing.assert_array_equal(rollouts.state_sum, joined[1].state_sum)
-        np.testing.assert_array_equal(rollouts.state_sq_sum, joined[1].state_sq_sum)
-    np.testing.assert_allclose(joined[1].state_sum, whole.state_sum, rtol=1e-12)
-    np.testing.assert_allclose(joined[1].state_sq_sum, whole.state_sq_sum, rtol=1e-12)
 
 
 def test_recordings_are_dropped_unless_asked_for(rng):

@@ -160,9 +160,10 @@ def test_recorded_rollout_shapes_and_state_sums():
     )
     assert rollouts.observations.shape == (4, 51, 17)
     assert rollouts.actions.shape == (4, 50, 6) and rollouts.rewards.shape == (4, 50)
-    seen = np.concatenate([rollouts.observations[row, : rollouts.lengths[row]] for row in range(4)])
-    np.testing.assert_allclose(rollouts.state_sum, seen.sum(axis=0))
-    np.testing.assert_allclose(rollouts.state_sq_sum, (seen**2).sum(axis=0))
+    for row in range(4):
+        seen = rollouts.observations[row, : rollouts.lengths[row]]
+        np.testing.assert_allclose(rollouts.state_sum[row], seen.sum(axis=0))
+        np.testing.assert_allclose(rollouts.state_sq_sum[row], (seen**2).sum(axis=0))
     for row in range(4):
         assert not rollouts.actions[row, rollouts.lengths[row] :].any()
         assert not rollouts.rewards[row, rollouts.lengths[row] :].any()

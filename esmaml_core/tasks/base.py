@@ -34,8 +34,9 @@ class ObsNormalizer:
 class Rollouts:
     """What a batched rollout returns: one entry per row of the batch.
 
-    ``state_sum`` and ``state_sq_sum`` add up every observation the policy saw, for the
-    running observation normaliser. When recording was asked for, ``observations`` is the
+    ``state_sum`` and ``state_sq_sum`` (B, obs_dim) add up, row by row in time order, every
+    observation the policy saw, for the running observation normaliser. Kept per row, they
+    are the same bits however the rows are split across workers. When recording was asked for, ``observations`` is the
     full path (B, T+1, obs_dim) (rows that ended early repeat their last observation),
     ``actions`` (B, T, act_dim) the actions the policy chose and ``rewards`` (B, T) the
     rewards, both zero past a row's ``lengths``.
@@ -71,10 +72,11 @@ class EpisodeBatch:
         batch, obs_dim = observations.shape
         self.observations = observations
         self.active = np.ones(batch, dtype=bool)
+        self.all_active = True  # until a row terminates, no masking is needed
         self.returns = np.zeros(batch)
         self.lengths = np.zeros(batch, dtype=np.int64)
-        self.state_sum = np.zeros(obs_dim)
-        self.state_sq_sum = np.zeros(obs_dim)
+        self.state_sum = np.zeros((batch, obs_dim))
+        self.state_sq_sum = np.zeros((batch, obs_dim))
         self.t = 0
         self.path = np.empty((batch, horizon + 1, obs_dim)) if record else None
         self.actions = np.zeros((batch, horizon, act_dim)) if record else None
@@ -88,18 +90,26 @@ class EpisodeBatch:
 
     def step(self, observations: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray) -> None:
         """Account one time step: the live rows saw ``self.observations``, acted, and moved on."""
-        live = self.active[:, None]
-        counted = self.active.astype(float)
-        self.state_sum += counted @ self.observations
-        self.state_sq_sum += counted @ (self.observations * self.observations)
-        self.observations = np.where(live, observations, self.observations)
-        self.returns += np.where(self.active, rewards, 0.0)
+        if not self.all_active:
+            live = self.active[:, None]
+            observations = np.where(live, observations, self.observations)
+            actions = np.where(live, actions, 0.0)
+            rewards = np.where(self.active, rewards, 0.0)
+            seen = np.where(live, self.observations, 0.0)
+        else:
+            seen = self.observations
+        self.state_sum += seen
+        self.state_sq_sum += seen * seen
+        self.observations = observations
+        self.returns += rewards
         self.lengths += self.active
         if self.path is not None:
-            self.path[:, self.t + 1] = self.observations
-            self.actions[:, self.t] = np.where(live, actions, 0.0)
-            self.rewards[:, self.t] = np.where(self.active, rewards, 0.0)
-        self.active &= ~terminated
+            self.path[:, self.t + 1] = observations
+            self.actions[:, self.t] = actions
+            self.rewards[:, self.t] = rewards
+        if terminated.any():
+            self.active &= ~terminated
+            self.all_active = False
         self.t += 1
 
     def rollouts(self) -> Rollouts:

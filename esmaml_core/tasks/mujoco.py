@@ -59,7 +59,7 @@ from typing import Literal
 
 import numpy as np
 
-from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, Rollouts, Split
+from esmaml_core.tasks.base import BatchPolicy, EpisodeBatch, ObsNormalizer, Rollouts, Split
 
 # Rendering is headless unless the user chose a backend; MuJoCo reads this on import.
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -265,38 +265,16 @@ class ForwardBackwardFamily:
         directions = np.asarray(tasks, dtype=float)[:, 0]
         simulation = BatchSimulation(self, *self.start_state(noise))
         readout = simulation.readout()
-        observations = self.observe(readout)
-        returns = np.zeros(batch)
-        lengths = np.zeros(batch, dtype=np.int64)
-        state_sum = np.zeros(self.obs_dim)
-        state_sq_sum = np.zeros(self.obs_dim)
-        active = np.ones(batch, dtype=bool)
-        path = np.empty((batch, horizon + 1, self.obs_dim)) if record else None
-        action_log = np.zeros((batch, horizon, self.act_dim)) if record else None
-        reward_log = np.zeros((batch, horizon)) if record else None
-        if record:
-            path[:, 0] = observations
-        for t in range(horizon):
-            live = active[:, None]
-            state_sum += np.sum(observations, axis=0, where=live)
-            state_sq_sum += np.sum(observations**2, axis=0, where=live)
-            actions = policy.act(params, normalizer(observations))
-            after = simulation.step(self.controls(actions), active)
+        episodes = EpisodeBatch(self.observe(readout), horizon, self.act_dim, record)
+        for _ in range(horizon):
+            actions = policy.act(params, normalizer(episodes.observations))
+            after = simulation.step(self.controls(actions), episodes.active)
             rewards, terminated = self.reward(readout, after, actions, directions)
-            observations = np.where(live, self.observe(after), observations)
+            episodes.step(self.observe(after), actions, rewards, terminated)
             readout = after
-            returns += np.where(active, rewards, 0.0)
-            lengths += active
-            if record:
-                path[:, t + 1] = observations
-                action_log[:, t] = np.where(live, actions, 0.0)
-                reward_log[:, t] = np.where(active, rewards, 0.0)
-            active &= ~terminated
-            if not active.any():
-                if record:
-                    path[:, t + 2 :] = observations[:, None]
+            if episodes.finished:
                 break
-        return Rollouts(returns, lengths, state_sum, state_sq_sum, path, action_log, reward_log)
+        return episodes.rollouts()
 
 
 class BatchSimulation:

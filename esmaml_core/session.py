@@ -146,7 +146,6 @@ class TrainingSession:
     _steps: Iterator[IterationResult] | None = field(default=None, repr=False)
     _stepping: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _worker: threading.Thread | None = field(default=None, repr=False)
-    _last_iteration_seconds: float = 0.0
 
     @staticmethod
     def start(config: TrainConfig, root: Path | None = None) -> TrainingSession:
@@ -200,12 +199,11 @@ class TrainingSession:
     def tick(self, budget_seconds: float) -> None:
         """Train for about ``budget_seconds`` without keeping a front end waiting much longer.
 
-        Point-task iterations take milliseconds: they run right here, so the caller sees them
-        at once. Iterations that take longer than the budget (MuJoCo) run on a worker thread,
+        Point-task iterations take a fraction of a second: they run right here, so the caller
+        sees them at once. Other tasks' iterations (MuJoCo: seconds) run on a worker thread,
         one tick's worth at a time, while the caller goes on drawing what is on disk.
         """
-        fast = isinstance(self.trainer.family, PointTaskFamily) and self._last_iteration_seconds <= budget_seconds
-        if fast:
+        if isinstance(self.trainer.family, PointTaskFamily):
             self.advance(budget_seconds)
         elif self._worker is None or not self._worker.is_alive():
             self._worker = threading.Thread(target=self._advance_then_release, args=(budget_seconds,), daemon=True)
@@ -232,7 +230,6 @@ class TrainingSession:
                 break
             if result.probe is not None:
                 save_probe(self.store.path, result.iteration, result.probe)
-            self._last_iteration_seconds = result.iteration_seconds
             results.append(result)
             self._finish_if_done()
         return results

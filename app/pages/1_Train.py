@@ -20,6 +20,7 @@ from esmaml_core.session import (
     runs_root,
 )
 from esmaml_core.tasks import TASK_FAMILIES
+from esmaml_core.tasks.point import PointTaskFamily
 
 METHOD_LABELS = {
     "es_maml": "ES-MAML (zero-order)",
@@ -172,7 +173,10 @@ def controls(session: TrainingSession) -> None:
         disabled=session.status not in (Status.RUNNING, Status.PAUSED),
     )
     with explore:
-        page_link("Explore", "Explore its exploration")
+        if isinstance(TASK_FAMILIES[session.config.task], PointTaskFamily):
+            page_link("Explore", "Explore its exploration")
+        else:
+            page_link("Replay", "Replay it as video")
 
 
 def progress(session: TrainingSession) -> None:

@@ -16,8 +16,11 @@ DIRECTIONS = {1.0: "forward (+1)", -1.0: "backward (−1)"}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def cached_replay(source: str, task: str, direction: float, seed: int) -> Replay:
-    """Renders are slow (seconds), so each (policy, task, seed) is rendered once per server."""
+def cached_replay(source: str, iteration: int, task: str, direction: float, seed: int) -> Replay:
+    """Renders are slow (seconds), so each (policy, task, seed) is rendered once per server.
+
+    A policy is a run folder at a checkpoint ``iteration`` (a run that trained on renders anew).
+    """
     trainer = make_trainer(TrainConfig(task=task, operator="es_grad")) if source == FRESH else load_trainer(source)
     try:
         return replay_adaptation(trainer, np.array([direction]), seed)
@@ -60,6 +63,7 @@ task_names = [family.name for family in MUJOCO_FAMILIES]
 task = st.selectbox("MuJoCo task", task_names, key="replay.task")
 runs = list_runs(PRETRAINED_DIR, task=task) + list_runs(runs_root(), task=task)
 sources = {str(run.path): f"{run.name} ({run.config.method}, {run.iterations_done} it.)" for run in runs}
+iterations = {str(run.path): run.iterations_done for run in runs}
 sources[FRESH] = "untrained meta-policy (iteration 0)"
 if not runs:
     st.caption(f"No pretrained or saved {task} runs yet: the untrained meta-policy is shown until one is trained.")
@@ -69,7 +73,7 @@ seed = st.number_input("Seed (start state and adaptation noise)", 0, 10_000, 0, 
 
 if st.toggle("Render", value=False, key="replay.render", help="a few seconds per new (policy, task, seed)"):
     with st.spinner("Adapting and rendering…"):
-        replay = cached_replay(source, task, direction, int(seed))
+        replay = cached_replay(source, iterations.get(source, 0), task, direction, int(seed))
     before, after = st.columns(2)
     for column, title, video, rewards in (
         (before, "Before adaptation", replay.before_video, replay.before_rewards),

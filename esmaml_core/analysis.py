@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
+from esmaml_core import assets
 from esmaml_core.adaptation import make_operator
 from esmaml_core.config import ConfigError, TrainConfig
 from esmaml_core.es_maml import ProbeTrajectories
 from esmaml_core.evaluation import Evaluation
 from esmaml_core.runs import RunStore, RunStoreError, load_arrays, save_arrays
 from esmaml_core.tasks.point import CORNERS
-from esmaml_core.trainer import Trainer, make_trainer
+from esmaml_core.trainer import Trainer
 
 PROBE_DIR = "probes"
 REWARD_RADIUS = 2.0  # Four Corner pays only where |pos - corner|^2 < 4
@@ -82,13 +83,34 @@ def nearest_iteration(available: list[int], wanted: int) -> int:
 
 
 def load_trainer(run_path: str | Path) -> Trainer:
-    """A trainer at a saved run's newest good checkpoint (iteration 0 if none); the run is only read."""
-    store = RunStore.open(run_path)
-    trainer = make_trainer(store.config())
-    state, _ = store.latest_state()
-    if state is not None:
-        trainer.state = state
-    return trainer
+    """A trainer at a saved run's newest good checkpoint, or a pretrained asset's; nothing is written."""
+    return assets.load_trainer(run_path)[0]
+
+
+@dataclass(frozen=True)
+class PretrainedPolicy:
+    """A shipped meta-policy (``<name>.npz`` + ``<name>.json``); ``path`` is the name without suffix."""
+
+    path: Path
+    config: TrainConfig
+    iteration: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_pretrained(root: str | Path, task: str | None = None) -> list[PretrainedPolicy]:
+    """Pretrained assets under ``root``, by name, optionally only one task's."""
+    found = []
+    for meta_path in sorted(Path(root).glob("*.json")):
+        if not assets.is_asset(meta_path):
+            continue
+        meta = assets.read_asset_meta(meta_path)
+        policy = PretrainedPolicy(meta_path.with_suffix(""), TrainConfig.from_dict(meta["config"]), meta["iteration"])
+        if task is None or policy.config.task == task:
+            found.append(policy)
+    return found
 
 
 def record_checkpoint_probe(run_path: str | Path, seed: int = 0, num_tasks: int = 4) -> int:
@@ -124,24 +146,28 @@ def replay_adaptation(trainer: Trainer, task: np.ndarray, seed: int) -> Replay:
     """Adapt to ``task`` once, then render the rollouts before and after adaptation from one start state."""
     from esmaml_core.render import family_fps, render_adaptation_video  # only replays need MuJoCo rendering
 
-    evaluate = trainer.evaluator()
-    evaluate.rng = np.random.default_rng(seed)
-    before = trainer.state.params
-    after = trainer.learner.adapt(before, evaluate, task[None], evaluate.rng).adapted_params[0]
+    replay = trainer.adaptation_replay(task, seed)
     family, horizon = trainer.family, trainer.config.horizon
-    noise = family.initial_noise(evaluate.rng, 1)[0]
     rollouts = family.rollout(
         trainer.policy,
-        np.stack([before, after]),
-        np.stack([task, task]),
-        evaluate.normalizer,
-        noise=np.stack([noise, noise]),
+        np.stack([replay.before, replay.after]),
+        np.stack([replay.task, replay.task]),
+        replay.normalizer,
+        noise=np.stack([replay.start_noise, replay.start_noise]),
         horizon=horizon,
         record=True,
     )
     with tempfile.TemporaryDirectory() as folder:
         videos = render_adaptation_video(
-            family, trainer.policy, before, after, task, evaluate.normalizer, noise, folder, horizon=horizon
+            family,
+            trainer.policy,
+            replay.before,
+            replay.after,
+            replay.task,
+            replay.normalizer,
+            replay.start_noise,
+            folder,
+            horizon=horizon,
         )
         before_video, after_video = videos["before"].read_bytes(), videos["after"].read_bytes()
     return Replay(before_video, after_video, rollouts.rewards[0], rollouts.rewards[1], 1.0 / family_fps(family))

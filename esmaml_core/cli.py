@@ -4,6 +4,7 @@
         --policy linear --iterations 100 --seed 0 --out runs/demo
     python -m esmaml_core eval --run runs/demo --tasks 20
     python -m esmaml_core export --run runs/demo --out assets/pretrained/four_corner_demo
+    python -m esmaml_core render --run runs/swimmer --task-index 0 --out video.mp4
 
 Training options map one to one onto ``TrainConfig`` fields (``--adaptation-sigma`` is
 ``adaptation_sigma``); an option left out takes the config default. Bad input prints
@@ -18,12 +19,14 @@ import sys
 from dataclasses import fields
 
 from esmaml_core.assets import export_asset, load_trainer
-from esmaml_core.config import METHOD_DEFAULTS, METHODS, OPERATORS, POLICIES, ConfigError, TrainConfig
+from esmaml_core.config import EXECUTION_FIELDS, METHOD_DEFAULTS, METHODS, OPERATORS, POLICIES, ConfigError, TrainConfig
+from esmaml_core.executors import EXECUTORS
 from esmaml_core.fitness import FITNESS_SHAPINGS
 from esmaml_core.optimizers import OPTIMIZERS
 from esmaml_core.runs import CheckpointError, RunStore, RunStoreError, run_training
 from esmaml_core.sampling import SAMPLERS
 from esmaml_core.tasks import TASK_FAMILIES
+from esmaml_core.tasks.base import fixed_tasks
 from esmaml_core.trainer import DivergenceError
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -52,6 +55,12 @@ TRAIN_OPTIONS: list[tuple[str, dict]] = [
     ("probe_tasks", dict(type=int, help="evaluation tasks whose paths are recorded for the dashboard")),
     ("inner_steps", dict(type=int, help="pg_maml: policy-gradient steps in adaptation, new trajectories each")),
     ("init_log_std", dict(type=float, help="pg_maml: initial log standard deviation of the Gaussian policy")),
+    ("executor", dict(choices=list(EXECUTORS), help="where rollouts run; results are identical on each")),
+    ("workers", dict(type=int, help="worker processes or Ray tasks per rollout (process, ray)")),
+    (
+        "ray_address",
+        dict(help="Ray cluster to join, e.g. auto or ray://host:10001 (default: $RAY_ADDRESS or a local Ray)"),
+    ),
 ]
 TRAIN_FLAGS: list[tuple[str, str, str]] = [
     # (field, flag, help): boolean switches
@@ -114,6 +123,14 @@ def build_parser() -> ArgumentParser:
     export.add_argument("--out", required=True, help="asset path without suffix, e.g. assets/pretrained/four_corner")
     export.add_argument("--tasks", type=int, default=50, help="held-out tasks of the recorded evaluation (default: 50)")
     export.add_argument("--made-by", default=None, help="how the run was made, recorded in the .json")
+
+    render = commands.add_parser("render", help="MP4 of a MuJoCo meta-policy before | after adapting to one task")
+    render.add_argument("--run", required=True, help="run folder or pretrained asset")
+    render.add_argument("--task-index", type=int, default=0, help="which task of the split (default: 0)")
+    render.add_argument("--split", choices=["test", "train"], default="test", help="task split (default: test)")
+    render.add_argument("--seed", type=int, default=0, help="seed of the adaptation and the start state (default: 0)")
+    render.add_argument("--quality", choices=["fast", "high"], default="fast", help="fast: no shadows/reflections")
+    render.add_argument("--out", required=True, help="output .mp4 path")
     return parser
 
 
@@ -133,10 +150,10 @@ def config_for_new_run(values: dict) -> TrainConfig:
 
 
 def config_for_resume(store: RunStore, values: dict) -> TrainConfig:
-    """The stored config; options given again must agree with it, except --iterations."""
+    """The stored config; options given again must agree with it, except --iterations and where rollouts run."""
     stored = store.config()
     for name, value in values.items():
-        if name != "iterations" and getattr(stored, name) != value:
+        if name not in ("iterations", *EXECUTION_FIELDS) and getattr(stored, name) != value:
             raise ConfigError(
                 name, value, f"the run was made with {getattr(stored, name)!r}; drop it or start a new run"
             )
@@ -192,6 +209,8 @@ def command_train(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"\ninterrupted at iteration {trainer.state.iteration}; continue with --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        trainer.close()
     if interactive and not args.quiet:
         print(file=sys.stderr)
     print(f"saved {store.path} at iteration {trainer.state.iteration}")
@@ -240,7 +259,28 @@ def command_export(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "eval": command_eval, "export": command_export}
+def command_render(args: argparse.Namespace) -> int:
+    from esmaml_core.render import QUALITIES, render_replay_video  # MuJoCo rendering loads only here
+
+    trainer, warnings = load_trainer(args.run)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    split_size = len(trainer.family.split_ids(args.split))
+    if not 0 <= args.task_index < split_size:
+        raise ConfigError("task_index", args.task_index, f"must be in [0, {split_size}) for the {args.split} split")
+    task = fixed_tasks(trainer.family, args.task_index + 1, args.split)[args.task_index]
+    try:
+        video = render_replay_video(trainer, task, args.out, seed=args.seed, quality=QUALITIES[args.quality])
+    except ValueError as error:
+        raise ConfigError("run", args.run, str(error)) from None
+    print(
+        f"wrote {video.path} ({video.frames} frames, before | after): task {task.tolist()}, "
+        f"return before {video.before_return:.2f}, after {video.after_return:.2f}"
+    )
+    return 0
+
+
+COMMANDS = {"train": command_train, "eval": command_eval, "export": command_export, "render": command_render}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -171,3 +171,61 @@ def render_adaptation_video(
         frames = iter_rollout_frames(family, policy, params, task, normalizer, noise, horizon=horizon, quality=quality)
         videos[label] = write_mp4(frames, out_dir / f"{label}.mp4", family_fps(family))
     return videos
+
+
+@dataclass(frozen=True)
+class ReplayVideo:
+    """A side-by-side replay: the file, and the returns of the rollouts it shows."""
+
+    path: Path
+    before_return: float
+    after_return: float
+    frames: int
+
+
+def side_by_side(left: Iterable[np.ndarray], right: Iterable[np.ndarray], gap: int = 8) -> Iterator[np.ndarray]:
+    """Pairs of frames joined horizontally with a white gap; the shorter clip holds its last frame."""
+    left, right = iter(left), iter(right)
+    last_left, last_right = next(left), next(right)
+    separator = np.full((last_left.shape[0], gap, 3), 255, dtype=np.uint8)
+    while True:
+        yield np.concatenate([last_left, separator, last_right], axis=1)
+        next_left, next_right = next(left, None), next(right, None)
+        if next_left is None and next_right is None:
+            return
+        last_left = last_left if next_left is None else next_left
+        last_right = last_right if next_right is None else next_right
+
+
+def render_replay_video(
+    trainer, task: np.ndarray, out_path: str | Path, *, seed: int = 0, quality: RenderQuality = QUALITIES["fast"]
+) -> ReplayVideo:
+    """One MP4 of a trained meta-policy before (left) and after (right) adapting to ``task``, same start."""
+    family = trainer.family
+    if not isinstance(family, ForwardBackwardFamily):
+        raise ValueError(f"render supports the MuJoCo tasks; {family.name} has no 3-D scene")
+    replay = trainer.adaptation_replay(task, seed)
+    horizon = trainer.config.horizon
+    rollouts = family.rollout(
+        trainer.policy,
+        np.stack([replay.before, replay.after]),
+        np.stack([replay.task, replay.task]),
+        replay.normalizer,
+        noise=np.stack([replay.start_noise, replay.start_noise]),
+        horizon=horizon,
+    )
+    clips = [
+        iter_rollout_frames(
+            family,
+            trainer.policy,
+            params,
+            replay.task,
+            replay.normalizer,
+            replay.start_noise,
+            horizon=horizon,
+            quality=quality,
+        )
+        for params in (replay.before, replay.after)
+    ]
+    path = write_mp4(side_by_side(*clips), out_path, family_fps(family))
+    return ReplayVideo(path, float(rollouts.returns[0]), float(rollouts.returns[1]), int(rollouts.lengths.max()) + 1)

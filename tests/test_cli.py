@@ -89,3 +89,29 @@ def test_help_documents_every_option():
         assert flag(field) in text
     for name in ("--out", "--resume", "--force", "--hessian"):
         assert name in text
+
+
+def test_render_writes_a_side_by_side_video_of_a_mujoco_run(tmp_path):
+    import imageio.v3 as iio
+
+    run = str(tmp_path / "swimmer")
+    tiny = ["--perturbations", "2", "--queries", "2", "--eval-tasks", "1", "--probe-tasks", "0", "--horizon", "30"]
+    assert cli("train", "--task", "fb_swimmer", *tiny, "--iterations", "1", "--out", run, "--quiet").returncode == 0
+    video = tmp_path / "replay.mp4"
+    result = cli("render", "--run", run, "--task-index", "1", "--out", str(video))
+    assert result.returncode == 0, result.stderr
+    assert "before" in result.stdout and "after" in result.stdout
+    frames = iio.imread(video)
+    assert frames.shape[0] == 31 and frames.shape[2] > 2 * frames.shape[1]  # two clips side by side
+    assert frames.std() > 10, "frames are not blank"
+    refused = cli("render", "--run", run, "--task-index", "50", "--out", str(video))
+    assert refused.returncode == 2 and "--task-index" in refused.stderr
+
+
+def test_executor_options_may_change_on_resume(tmp_path):
+    run = str(tmp_path / "run")
+    assert cli("train", *FAST, "--iterations", "1", "--out", run, "--quiet").returncode == 0
+    resumed = cli("train", "--out", run, "--resume", "--iterations", "2", "--executor", "process", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    bad = cli("train", *FAST, "--workers", "0", "--out", str(tmp_path / "other"))
+    assert bad.returncode == 2 and "--workers" in bad.stderr

@@ -113,19 +113,27 @@ def list_pretrained(root: str | Path, task: str | None = None) -> list[Pretraine
     return found
 
 
-def record_checkpoint_probe(run_path: str | Path, seed: int = 0, num_tasks: int = 4) -> int:
-    """Adapt a saved run's newest meta-policy once on its probe tasks, with paths recorded, and save it.
+def probe_policy(path: str | Path, seed: int = 0, num_tasks: int = 4) -> tuple[int, ProbeTrajectories]:
+    """Adapt a saved run's newest meta-policy (or a pretrained asset) once on its probe tasks, paths recorded.
 
-    For runs trained without probes (e.g. by the CLI). The run's files are only read, except
-    for the new probe file. Returns the checkpoint's iteration.
+    Returns the policy's iteration and the probe.
     """
-    trainer = load_trainer(run_path)
+    trainer = load_trainer(path)
     try:
         outcome = trainer.evaluate(trainer.config.probe_tasks or num_tasks, seed=seed, record=True)
     finally:
         trainer.close()
-    save_probe(run_path, trainer.state.iteration, outcome.probe)
-    return trainer.state.iteration
+    return trainer.state.iteration, outcome.probe
+
+
+def record_checkpoint_probe(run_path: str | Path, seed: int = 0, num_tasks: int = 4) -> int:
+    """``probe_policy`` saved as the probe of the run's newest checkpoint; returns that iteration.
+
+    For runs trained without probes (e.g. by the CLI). Only the new probe file is written.
+    """
+    iteration, probe = probe_policy(run_path, seed, num_tasks)
+    save_probe(run_path, iteration, probe)
+    return iteration
 
 
 # --- MuJoCo replays ------------------------------------------------------------------------------
@@ -147,7 +155,7 @@ def replay_adaptation(trainer: Trainer, task: np.ndarray, seed: int) -> Replay:
     from esmaml_core.render import family_fps, render_adaptation_video  # only replays need MuJoCo rendering
 
     replay = trainer.adaptation_replay(task, seed)
-    family, horizon = trainer.family, trainer.config.horizon
+    family, horizon = trainer.family, trainer.horizon
     rollouts = family.rollout(
         trainer.policy,
         np.stack([replay.before, replay.after]),

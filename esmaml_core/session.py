@@ -33,7 +33,7 @@ from esmaml_core.trainer import DivergenceError, IterationResult, Trainer
 
 RUNS_DIR_ENV = "ESMAML_RUNS_DIR"
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED_DIR = PROJECT_ROOT / "assets" / "pretrained"  # run folders of shipped meta-policies
+PRETRAINED_DIR = PROJECT_ROOT / "assets" / "pretrained"  # shipped meta-policies (esmaml_core.assets)
 MAX_PROBES_PER_RUN = 100
 
 # The fields each method reads; the others keep their defaults (PG-MAML refuses changed ES-only fields

@@ -18,10 +18,12 @@ from esmaml_core.analysis import (
     final_returns_rows,
     gaussian_smoothing,
     group_runs,
+    list_pretrained,
     list_runs,
     load_probe,
     nearest_iteration,
     probe_iterations,
+    probe_policy,
     record_checkpoint_probe,
     replay_adaptation,
     rows_to_csv,
@@ -35,6 +37,7 @@ from esmaml_core.config import ConfigError, TrainConfig
 from esmaml_core.es_maml import ProbeTrajectories
 from esmaml_core.runs import RunStore, run_training
 from esmaml_core.session import (
+    PRETRAINED_DIR,
     RUNS_DIR_ENV,
     Status,
     TrainingSession,
@@ -384,3 +387,13 @@ def test_tick_trains_point_tasks_in_place_and_slow_tasks_on_a_worker(tmp_path):
     mujoco.tick(0.0)
     wait_for(lambda: mujoco.status is Status.FINISHED)
     assert [row["iteration"] for row in mujoco.store.read_metrics()] == [1, 2]
+
+
+def test_pretrained_assets_are_listed_and_probed_like_runs():
+    (goal,) = list_pretrained(PRETRAINED_DIR, task="goal_2d")
+    assert goal.name == "goal_2d_es_maml_hill_climb_linear" and goal.config.operator == "hill_climb"
+    iteration, probe = probe_policy(goal.path)
+    assert iteration == goal.iteration == 100
+    assert probe.query_paths.shape == (4, 20, 101, 2) and probe.accepted.shape == (4, 20)
+    adapted = final_distances(probe.adapted_paths, probe.tasks).mean()
+    assert adapted < final_distances(probe.start_paths, probe.tasks).mean()  # adaptation moves toward the goal

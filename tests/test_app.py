@@ -279,6 +279,15 @@ def test_explore_records_paths_for_a_run_trained_without_them(runs_dir):
     assert len(at.get("plotly_chart")) == 1 and at.select_slider(key="explore.iteration").value == 2
 
 
+def test_explore_shows_a_pretrained_meta_policy(runs_dir):
+    at = open_page("2_Explore")  # no runs yet: the shipped four_corner asset is the only ES-MAML choice
+    (chart,) = at.get("plotly_chart")
+    assert at.selectbox(key="explore.run.False").value.name == "four_corner_es_maml_hill_climb_linear"
+    assert at.select_slider(key="explore.iteration").value == 200
+    assert "iteration 200" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    assert metrics(at)["Adapted: final distance"]
+
+
 def test_explore_keeps_this_tabs_run_training_live(runs_dir):
     at = start_training(open_page("1_Train"), iterations=30, perturbations=50, queries=20)
     at.switch_page("pages/2_Explore.py").run()

@@ -53,7 +53,7 @@ FIELDS: dict[str, tuple[str, str, float | None]] = {
     "iterations": ("Meta-iterations", "total iterations of the run", 1),
     "seed": ("Seed", "the same seed gives the same run", 1),
     "fitness": ("Fitness shaping", "how returns become ES weights", None),
-    "horizon": ("Horizon", "episode length", 1),
+    "horizon": ("Horizon", "episode length; empty: the task's own (100 point tasks, 200 others)", 1),
 }
 CHOICES = {
     "task": lambda method: tuple(TASK_FAMILIES),
@@ -99,6 +99,9 @@ def field_input(name: str, method: str, defaults: dict) -> object:
         return st.selectbox(label, options, key=key, help=help_text, on_change=on_change, format_func=format_func)
     if isinstance(defaults[name], bool):
         return st.checkbox(label, key=key, help=help_text)
+    if defaults[name] is None:  # e.g. the horizon: empty means the task's own
+        value = st.number_input(label, min_value=1, step=int(step), key=key, help=help_text, placeholder="task default")
+        return None if value is None else int(value)
     if isinstance(defaults[name], int):
         return int(st.number_input(label, step=int(step), key=key, help=help_text))
     return float(st.number_input(label, step=step, format="%g", key=key, help=help_text))

@@ -5,18 +5,21 @@ from _shared.figures import exploration_figure
 from _shared.state import current_session, page_link, page_setup, tick_interval, train_a_little
 
 from esmaml_core.analysis import (
+    PretrainedPolicy,
     RunSummary,
     distinct_corners_reached,
     final_distances,
+    list_pretrained,
     list_runs,
     load_probe,
     nearest_iteration,
     probe_iterations,
+    probe_policy,
     record_checkpoint_probe,
 )
 from esmaml_core.es_maml import ProbeTrajectories
 from esmaml_core.runs import CheckpointError
-from esmaml_core.session import Status, runs_root
+from esmaml_core.session import PRETRAINED_DIR, Status, runs_root
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.point import PointTaskFamily
 
@@ -32,28 +35,49 @@ def goal_label(goal) -> str:
     return f"goal ({goal[0]:+.2f}, {goal[1]:+.2f})"
 
 
-def choose_run(runs: list[RunSummary], pg: bool, live_name: str | None) -> RunSummary | None:
-    """A run picker for one side, or a note saying why there is nothing to pick."""
-    if not runs:
+Source = RunSummary | PretrainedPolicy
+
+
+@st.cache_data(max_entries=8, show_spinner="Adapting the pretrained meta-policy…")
+def pretrained_probe(path: str) -> ProbeTrajectories:
+    return probe_policy(path)[1]
+
+
+def source_iterations(source: Source) -> list[int]:
+    """Meta-iterations whose exploration can be shown: a run's recorded probes, an asset's one iteration."""
+    return [source.iteration] if isinstance(source, PretrainedPolicy) else probe_iterations(source.path)
+
+
+def source_probe(source: Source, iteration: int) -> ProbeTrajectories:
+    if isinstance(source, PretrainedPolicy):
+        return pretrained_probe(str(source.path))
+    return load_probe(source.path, iteration)
+
+
+def choose_source(sources: list[Source], pg: bool, live_name: str | None) -> Source | None:
+    """A run (or pretrained policy) picker for one side, or a note saying why there is nothing to pick."""
+    if not sources:
         method = "PG-MAML" if pg else "ES-MAML"
         st.info(f"No {method} run on this task yet: start one on the Train page (method {method}).")
         page_link("Train", "Go to Train")
         return None
 
-    def label(run: RunSummary) -> str:
-        live = " · ● this tab's run" if run.name == live_name else ""
-        operator = "" if pg else f" · {run.config.operator}"
-        return f"{run.name}{operator} · {run.iterations_done} it.{live}"
+    def label(source: Source) -> str:
+        operator = "" if pg else f" · {source.config.operator}"
+        if isinstance(source, PretrainedPolicy):
+            return f"pretrained: {source.name}{operator} · {source.iteration} it."
+        live = " · ● this tab's run" if source.name == live_name else ""
+        return f"{source.name}{operator} · {source.iterations_done} it.{live}"
 
-    run = st.selectbox("Run", runs, format_func=label, key=f"explore.run.{pg}")
-    if not probe_iterations(run.path):
+    source = st.selectbox("Run", sources, format_func=label, key=f"explore.run.{pg}")
+    if not source_iterations(source):
         st.caption("This run has no recorded exploration paths (e.g. it was trained by the CLI).")
         if st.button("Record them at its latest checkpoint", key=f"explore.record.{pg}"):
             try:
-                record_checkpoint_probe(run.path)
+                record_checkpoint_probe(source.path)
             except CheckpointError as error:
                 st.error(str(error))
-    return run
+    return source
 
 
 def exploration_metrics(family: PointTaskFamily, probe: ProbeTrajectories, task_index: int) -> None:
@@ -80,17 +104,17 @@ def step_playback(iterations: list[int], proposals: int | None) -> None:
     st.session_state[ITERATION_KEY] = iterations[(position + 1) % len(iterations)]
 
 
-def explorer(family: PointTaskFamily, runs: list[RunSummary | None], following_live: bool) -> None:
+def explorer(family: PointTaskFamily, sources: list[Source | None], following_live: bool) -> None:
     """Slider, probe-task picker and the two sides' figures for the chosen meta-iteration."""
-    available = [probe_iterations(run.path) if run is not None else [] for run in runs]
+    available = [source_iterations(source) if source is not None else [] for source in sources]
     iterations = next((items for items in available if items), None)
     if iterations is None:
         return
     if st.session_state.get(ITERATION_KEY) not in iterations or following_live:
         st.session_state[ITERATION_KEY] = iterations[-1]
     probes = [
-        load_probe(run.path, nearest_iteration(items, st.session_state[ITERATION_KEY])) if items else None
-        for run, items in zip(runs, available, strict=True)
+        source_probe(source, nearest_iteration(items, st.session_state[ITERATION_KEY])) if items else None
+        for source, items in zip(sources, available, strict=True)
     ]
     hill_climbing = probes[0] is not None and probes[0].accepted is not None
     queries = probes[0].query_paths.shape[1] if hill_climbing else None
@@ -138,14 +162,14 @@ if session is not None and session.config.task in point_tasks:
     st.session_state.setdefault("explore.task", session.config.task)
 task = st.radio("Task", point_tasks, horizontal=True, key="explore.task")
 live_name = session.store.name if session is not None else None
-all_runs = list_runs(runs_root(), task=task)
+all_sources = [*list_runs(runs_root(), task=task), *list_pretrained(PRETRAINED_DIR, task=task)]
 chosen = []
 for column, (title, subtitle, pg) in zip(st.columns(2), SIDES, strict=True):
     with column:
         st.subheader(title)
         st.caption(subtitle)
-        side_runs = [run for run in all_runs if (run.config.method == "pg_maml") == pg]
-        chosen.append(choose_run(side_runs, pg, live_name))
+        side = [source for source in all_sources if (source.config.method == "pg_maml") == pg]
+        chosen.append(choose_source(side, pg, live_name))
 
 playing = bool(st.session_state.get(PLAYING_KEY))
 play, what, follow = st.columns([1, 2, 2])
@@ -165,7 +189,7 @@ what.radio(
 live_shown = (
     session is not None
     and session.status is Status.RUNNING
-    and live_name in [run.name for run in chosen if run is not None]
+    and live_name in [source.name for source in chosen if isinstance(source, RunSummary)]
 )
 following = follow.toggle("Follow the live run", value=True, key="explore.follow", disabled=not live_shown)
 interval = PLAY_SECONDS if playing else tick_interval(session) if live_shown else None

@@ -6,7 +6,7 @@ import streamlit as st
 from _shared.figures import POST_COLOR, PRE_COLOR
 from _shared.state import page_setup
 
-from esmaml_core.analysis import Replay, list_runs, load_trainer, replay_adaptation
+from esmaml_core.analysis import Replay, list_pretrained, list_runs, load_trainer, replay_adaptation
 from esmaml_core.config import TrainConfig
 from esmaml_core.session import PRETRAINED_DIR, runs_root
 from esmaml_core.trainer import make_trainer
@@ -61,11 +61,13 @@ st.markdown(
 )
 task_names = [family.name for family in MUJOCO_FAMILIES]
 task = st.selectbox("MuJoCo task", task_names, key="replay.task")
-runs = list_runs(PRETRAINED_DIR, task=task) + list_runs(runs_root(), task=task)
-sources = {str(run.path): f"{run.name} ({run.config.method}, {run.iterations_done} it.)" for run in runs}
-iterations = {str(run.path): run.iterations_done for run in runs}
+pretrained, runs = list_pretrained(PRETRAINED_DIR, task=task), list_runs(runs_root(), task=task)
+sources = {str(asset.path): f"pretrained: {asset.name} ({asset.iteration} it.)" for asset in pretrained}
+sources.update({str(run.path): f"{run.name} ({run.config.method}, {run.iterations_done} it.)" for run in runs})
+iterations = {str(asset.path): asset.iteration for asset in pretrained}
+iterations.update({str(run.path): run.iterations_done for run in runs})
 sources[FRESH] = "untrained meta-policy (iteration 0)"
-if not runs:
+if not pretrained and not runs:
     st.caption(f"No pretrained or saved {task} runs yet: the untrained meta-policy is shown until one is trained.")
 source = st.selectbox("Meta-policy", tuple(sources), format_func=sources.get, key="replay.source")
 direction = st.radio("Task direction", tuple(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True)

@@ -49,7 +49,7 @@ TRAIN_OPTIONS: list[tuple[str, dict]] = [
     ("queries", dict(type=int, help="K, queries per task in adaptation (pg_maml: trajectories per task)")),
     ("alpha", dict(type=float, help="adaptation step size (pg_maml: inner policy-gradient step)")),
     ("adaptation_sigma", dict(type=float, help="adaptation perturbation scale")),
-    ("horizon", dict(type=int, help="episode length")),
+    ("horizon", dict(type=int, help="episode length (default: the task's own: 100 point tasks, 200 others)")),
     ("task_batch", dict(type=int, help="tasks per iteration (first-order ES-MAML, pg_maml)")),
     ("eval_tasks", dict(type=int, help="held-out tasks scored every iteration")),
     ("probe_tasks", dict(type=int, help="evaluation tasks whose paths are recorded for the dashboard")),
@@ -92,9 +92,8 @@ def build_parser() -> ArgumentParser:
         default = getattr(defaults, field)
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else str(default)
         shown += "".join(f"; {method}: {given[field]}" for method, given in METHOD_DEFAULTS.items() if field in given)
-        train.add_argument(
-            flag(field), dest=field, default=None, **{**kwargs, "help": f"{kwargs['help']} (default: {shown})"}
-        )
+        help_text = kwargs["help"] if default is None else f"{kwargs['help']} (default: {shown})"  # None: says its own
+        train.add_argument(flag(field), dest=field, default=None, **{**kwargs, "help": help_text})
     for field, name, help_text in TRAIN_FLAGS:
         train.add_argument(name, dest=field, action="store_const", const=True, default=None, help=help_text)
     train.add_argument(

@@ -56,7 +56,7 @@ class TrainConfig:
     queries: int = 20
     alpha: float = 0.05
     adaptation_sigma: float = 0.1
-    horizon: int = 100
+    horizon: int | None = None  # None: the task's own (100 point tasks, 200 cart-pole and MuJoCo)
     obs_norm: bool = True
     task_batch: int = 1
     hessian: bool = False
@@ -101,7 +101,8 @@ class TrainConfig:
         _integer("seed", self.seed, minimum=0)
         _integer("perturbations", self.perturbations, minimum=1)
         _integer("queries", self.queries, minimum=1)
-        _integer("horizon", self.horizon, minimum=1)
+        if self.horizon is not None:
+            _integer("horizon", self.horizon, minimum=1)
         _integer("task_batch", self.task_batch, minimum=1)
         _integer("eval_tasks", self.eval_tasks, minimum=1)
         _integer("probe_tasks", self.probe_tasks, minimum=0)

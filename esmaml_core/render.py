@@ -205,7 +205,7 @@ def render_replay_video(
     if not isinstance(family, ForwardBackwardFamily):
         raise ValueError(f"render supports the MuJoCo tasks; {family.name} has no 3-D scene")
     replay = trainer.adaptation_replay(task, seed)
-    horizon = trainer.config.horizon
+    horizon = trainer.horizon
     rollouts = family.rollout(
         trainer.policy,
         np.stack([replay.before, replay.after]),

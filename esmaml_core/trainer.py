@@ -162,8 +162,13 @@ class Trainer:
         stats = self.state.obs_stats if self.config.obs_norm else RunningObsStats.empty(self.family.obs_dim)
         normalizer = stats.normalizer()
         return BatchEvaluator(
-            self.family, self.policy, normalizer, self.config.horizon, self.state.rng, executor=self.executor
+            self.family, self.policy, normalizer, self.horizon, self.state.rng, executor=self.executor
         )
+
+    @property
+    def horizon(self) -> int:
+        """Episode length: the config's, or the task's own."""
+        return self.family.horizon if self.config.horizon is None else self.config.horizon
 
     def evaluate(self, num_tasks: int, split: Split = "test", seed: int = 0, record: bool = False) -> AdaptationOutcome:
         """Adapt the current meta-policy to the first ``num_tasks`` tasks of a split and score it.

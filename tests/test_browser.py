@@ -156,6 +156,8 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
 
             open_page(page, "Learn")
             page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
+            page.locator(".katex").nth(3).wait_for(timeout=30_000)  # the formulas, typeset
+            page.wait_for_timeout(1_000)
             page.screenshot(path=SCREENSHOTS / "learn.png", full_page=True)
         finally:
             browser.close()

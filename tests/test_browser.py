@@ -140,6 +140,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
 
             open_page(page, "Replay")
             page.get_by_label("MuJoCo task").wait_for()
+            page.get_by_text("backward (−1)").click()
             page.get_by_text("Render", exact=True).click()
             page.locator("video").nth(1).wait_for(timeout=90_000)
             page.locator(".js-plotly-plot").first.wait_for(timeout=10_000)

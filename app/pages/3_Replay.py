@@ -83,6 +83,8 @@ if st.toggle("Render", value=False, key="replay.render", help="a few seconds per
     ):
         with column:
             st.subheader(title)
-            st.video(video, loop=True, autoplay=True, muted=True)
+            st.video(video, loop=True, autoplay=True, muted=True, alt=f"{title}: {task}, {DIRECTIONS[direction]}")
             st.metric("Return", f"{rewards.sum():.1f}")
+    if np.array_equal(replay.before_rewards, replay.after_rewards):
+        st.info("Adaptation kept the meta-policy here: none of its K queries did better on this task.")
     st.plotly_chart(rewards_figure(replay), key="replay.rewards")

@@ -155,6 +155,11 @@ class ForwardBackwardFamily:
         """Seconds per control step."""
         return float(self.model.opt.timestep * self.frame_skip)
 
+    @cached_property
+    def ctrl_range(self) -> np.ndarray:
+        """(2, nu): the actuators' lowest and highest controls."""
+        return self.model.actuator_ctrlrange.T.copy()
+
     def task_params(self, task_ids: np.ndarray) -> np.ndarray:
         task_ids = np.asarray(task_ids)
         if np.any((task_ids < 0) | (task_ids >= NUM_TASK_IDS)):
@@ -184,7 +189,7 @@ class ForwardBackwardFamily:
 
     def controls(self, actions: np.ndarray) -> np.ndarray:
         """Policy actions in [-1, 1] mapped affinely onto the actuators' ctrlrange."""
-        low, high = self.model.actuator_ctrlrange.T
+        low, high = self.ctrl_range
         return low + (np.asarray(actions) + 1.0) * (high - low) / 2.0
 
     def readout(

@@ -1,7 +1,11 @@
-"""Shared pytest fixtures: small, fast configurations for the core tests."""
+"""Shared pytest fixtures, and headless MuJoCo rendering for every test."""
 
-import numpy as np
-import pytest
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")  # MuJoCo picks its GL backend at first import
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture

@@ -156,15 +156,7 @@ def replay_adaptation(trainer: Trainer, task: np.ndarray, seed: int) -> Replay:
 
     replay = trainer.adaptation_replay(task, seed)
     family, horizon = trainer.family, trainer.horizon
-    rollouts = family.rollout(
-        trainer.policy,
-        np.stack([replay.before, replay.after]),
-        np.stack([replay.task, replay.task]),
-        replay.normalizer,
-        noise=np.stack([replay.start_noise, replay.start_noise]),
-        horizon=horizon,
-        record=True,
-    )
+    rollouts = trainer.replay_rollouts(replay, record=True)
     with tempfile.TemporaryDirectory() as folder:
         videos = render_adaptation_video(
             family,

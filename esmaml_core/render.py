@@ -206,14 +206,7 @@ def render_replay_video(
         raise ValueError(f"render supports the MuJoCo tasks; {family.name} has no 3-D scene")
     replay = trainer.adaptation_replay(task, seed)
     horizon = trainer.horizon
-    rollouts = family.rollout(
-        trainer.policy,
-        np.stack([replay.before, replay.after]),
-        np.stack([replay.task, replay.task]),
-        replay.normalizer,
-        noise=np.stack([replay.start_noise, replay.start_noise]),
-        horizon=horizon,
-    )
+    rollouts = trainer.replay_rollouts(replay)
     clips = [
         iter_rollout_frames(
             family,

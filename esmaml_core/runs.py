@@ -15,6 +15,7 @@ continues exactly as the uninterrupted one would have.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -64,17 +65,9 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
     """An .npz of plain arrays, written atomically."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, **arrays)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ from esmaml_core.executors import make_executor
 from esmaml_core.optimizers import ascent_step, init_optimizer_state
 from esmaml_core.policies import MLPPolicy
 from esmaml_core.tasks import TaskFamily, fixed_tasks, get_task_family
-from esmaml_core.tasks.base import ObsNormalizer, Split
+from esmaml_core.tasks.base import ObsNormalizer, Rollouts, Split
 
 
 class DivergenceError(RuntimeError):
@@ -188,6 +188,18 @@ class Trainer:
         adapted = self.learner.adapt(self.state.params, evaluate, task[None], evaluate.rng).adapted_params[0]
         start_noise = self.family.initial_noise(evaluate.rng, 1)[0]
         return AdaptationReplay(task, self.state.params, adapted, evaluate.normalizer, start_noise)
+
+    def replay_rollouts(self, replay: AdaptationReplay, record: bool = False) -> Rollouts:
+        """The meta-policy (row 0) and the adapted policy (row 1) rolled out from the replay's shared start."""
+        return self.family.rollout(
+            self.policy,
+            np.stack([replay.before, replay.after]),
+            np.stack([replay.task, replay.task]),
+            replay.normalizer,
+            noise=np.stack([replay.start_noise, replay.start_noise]),
+            horizon=self.horizon,
+            record=record,
+        )
 
     def step(self, probe: bool = False) -> IterationResult:
         """Run one meta-iteration; raises DivergenceError (state unchanged) on NaN/inf."""

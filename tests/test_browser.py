@@ -126,6 +126,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             page.wait_for_timeout(1_000)  # let the last figure settle
             page.screenshot(path=SCREENSHOTS / "train.png", full_page=True)
             # ~2 s on an idle 2-core machine (plotly.js loads on first use); generous for loaded CI machines
+            print(f"first live figure after {first_figure_seconds:.2f} s")
             assert first_figure_seconds < FIRST_FIGURE_SECONDS, f"first live figure after {first_figure_seconds:.1f} s"
 
             page.reload()  # a refreshed tab reopens its run from the URL

@@ -85,7 +85,7 @@ def test_home_explains_and_links_every_page(runs_dir):
 
 def test_train_start_shows_live_curves_that_change_and_saves_the_run(runs_dir):
     at = open_page("1_Train")
-    assert not at.get("plotly_chart")
+    assert len(at.get("plotly_chart")) == 1 and figure_data(at) == []  # empty axes until a run starts
     start_training(at, iterations=8, perturbations=50, queries=20)  # ~0.15 s per iteration: several ticks
     assert len(at.get("plotly_chart")) == 1  # the first figure comes with the first tick
     first = metrics(at)
@@ -189,7 +189,8 @@ def test_a_refreshed_tab_reopens_its_run_from_the_url(runs_dir):
     assert at.get("progress")[0].proto.text.startswith("finished · iteration 6 of 6")
     assert len(coordinates(figure_data(at)[1])) == 6
     missing = open_page("1_Train", run="no-such-run")
-    assert "no-such-run" in missing.warning[0].value and not missing.get("plotly_chart")
+    assert "no-such-run" in missing.warning[0].value
+    assert len(missing.get("plotly_chart")) == 1 and figure_data(missing) == []  # only the empty idle chart
 
 
 def test_a_tab_refreshed_during_training_picks_the_live_run_up_again(runs_dir):

@@ -62,6 +62,15 @@ def learning_curves(curves: dict[str, np.ndarray], x_key: str = "iteration") -> 
     return _layout(fig, X_AXES[x_key], "return")
 
 
+def empty_learning_curves() -> go.Figure:
+    """The axes the live curves will fill; drawn before a run starts (it also loads plotly.js early)."""
+    fig = go.Figure()
+    fig.add_annotation(text="press Start training: the learning curves appear here", showarrow=False)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    return _layout(fig, X_AXES["iteration"], "return", height=260)
+
+
 def bands_figure(bands: dict[str, CurveBand], y_title: str) -> go.Figure:
     """One mean ± std band per experiment, against meta-iteration."""
     fig = go.Figure()

@@ -1,7 +1,7 @@
 """Train: choose a task, a policy, a method and an operator, then watch the meta-policy learn live."""
 
 import streamlit as st
-from _shared.figures import X_AXES, learning_curves
+from _shared.figures import X_AXES, empty_learning_curves, learning_curves
 from _shared.state import current_session, page_link, page_setup, set_current_session, tick_interval, train_a_little
 
 from esmaml_core.analysis import list_runs, metric_curves
@@ -240,6 +240,7 @@ session = current_session()
 if session is None:
     st.info("Choose a task, a policy, a method and an operator in the sidebar, then press **Start training**.")
     st.caption(f"Runs are saved as they train under `{runs_root()}`: closing the tab loses nothing.")
+    st.plotly_chart(empty_learning_curves(), key="train.placeholder")
 else:
     config = session.config
     st.subheader(session.store.name)

@@ -65,7 +65,9 @@ class MLPPolicy:
         """Actions (B, act_dim) of the B policies ``params`` (B, P) at ``observations`` (B, obs_dim)."""
         hidden = observations
         for weights, bias in self.layers(params):
-            hidden = np.tanh(batched_matvec(weights, hidden) + bias)
+            hidden = batched_matvec(weights, hidden)
+            hidden += bias
+            np.tanh(hidden, out=hidden)
         return hidden
 
 

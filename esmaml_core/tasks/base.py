@@ -86,7 +86,7 @@ class EpisodeBatch:
 
     @property
     def finished(self) -> bool:
-        return not self.active.any()
+        return not self.all_active and not self.active.any()
 
     def step(self, observations: np.ndarray, actions: np.ndarray, rewards: np.ndarray, terminated: np.ndarray) -> None:
         """Account one time step: the live rows saw ``self.observations``, acted, and moved on."""
@@ -102,17 +102,22 @@ class EpisodeBatch:
         self.state_sq_sum += seen * seen
         self.observations = observations
         self.returns += rewards
-        self.lengths += self.active
+        if not self.all_active:
+            self.lengths += self.active  # while every row lives, lengths are t (set when that ends)
         if self.path is not None:
             self.path[:, self.t + 1] = observations
             self.actions[:, self.t] = actions
             self.rewards[:, self.t] = rewards
         if terminated.any():
+            if self.all_active:
+                self.lengths[:] = self.t + 1
             self.active &= ~terminated
             self.all_active = False
         self.t += 1
 
     def rollouts(self) -> Rollouts:
+        if self.all_active:
+            self.lengths[:] = self.t
         if self.path is not None:
             self.path[:, self.t + 1 :] = self.observations[:, None]
         return Rollouts(

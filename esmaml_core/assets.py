@@ -34,7 +34,8 @@ def is_asset(path: str | Path) -> bool:
 def export_asset(store: RunStore, out: str | Path, tasks: int, made_by: str) -> dict:
     """Write the run's newest good state as an asset, with a held-out evaluation of it."""
     trainer, _ = store.load_trainer()
-    outcome = trainer.evaluate(tasks, split="test", seed=EVALUATION_SEED)
+    with trainer:
+        outcome = trainer.evaluate(tasks, split="test", seed=EVALUATION_SEED)
     params_path, meta_path = asset_paths(out)
     params_path.parent.mkdir(parents=True, exist_ok=True)
     metrics = store.read_metrics()

@@ -222,7 +222,8 @@ def command_eval(args: argparse.Namespace) -> int:
     trainer, warnings = load_trainer(args.run)
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    outcome = trainer.evaluate(args.tasks, split=args.split, seed=args.seed)
+    with trainer:
+        outcome = trainer.evaluate(args.tasks, split=args.split, seed=args.seed)
     pre, post = outcome.pre_adaptation_returns, outcome.post_adaptation_returns
     summary = {
         "run": str(args.run),
@@ -269,7 +270,8 @@ def command_render(args: argparse.Namespace) -> int:
         raise ConfigError("task_index", args.task_index, f"must be in [0, {split_size}) for the {args.split} split")
     task = fixed_tasks(trainer.family, args.task_index + 1, args.split)[args.task_index]
     try:
-        video = render_replay_video(trainer, task, args.out, seed=args.seed, quality=QUALITIES[args.quality])
+        with trainer:
+            video = render_replay_video(trainer, task, args.out, seed=args.seed, quality=QUALITIES[args.quality])
     except ValueError as error:
         raise ConfigError("run", args.run, str(error)) from None
     print(

@@ -157,6 +157,12 @@ class Trainer:
         """Shut down the executor's workers (a process pool, or a Ray this trainer started)."""
         self.executor.close()
 
+    def __enter__(self) -> Trainer:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     def evaluator(self) -> BatchEvaluator:
         """A fresh evaluator with the current observation normaliser (fixed within an iteration)."""
         stats = self.state.obs_stats if self.config.obs_norm else RunningObsStats.empty(self.family.obs_dim)

@@ -166,3 +166,11 @@ def test_pg_maml_stochastic_policy_gives_the_same_run_in_a_process_pool():
         params[executor] = (results[-1].metrics()["post_adaptation_return"], trainer.state.params)
     assert params["process"][0] == params["inprocess"][0]
     np.testing.assert_array_equal(params["process"][1], params["inprocess"][1])
+
+
+def test_a_trainer_used_as_a_context_shuts_its_pool_down():
+    """eval, render and export load trainers for one job: their worker processes must not outlive it."""
+    with make_trainer(TrainConfig(task="goal_2d", executor="process", workers=2, **SMALL)) as trainer:
+        trainer.evaluate(2)
+        assert len(multiprocessing.active_children()) >= 2
+    assert not multiprocessing.active_children()

@@ -23,11 +23,16 @@ Every node of a cluster needs this package installed (``pip install -e .``). Ray
 optional: ``pip install -r requirements-ray.txt``.
 
 Registered task families travel to workers by name and are looked up there (MuJoCo
-models compile once per worker); other families are pickled with each shard.
+models compile once per worker); other families are pickled with each shard. A worker
+owns one CPU, so in a worker a family with threaded physics (``nthread``, the MuJoCo
+families) runs on one thread: the workers together use every core without
+oversubscribing them. Thread counts never change results.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
@@ -73,8 +78,19 @@ def _family_reference(family: TaskFamily) -> TaskFamily | str:
     return family.name if TASK_FAMILIES.get(family.name) is family else family
 
 
+def single_threaded(family: TaskFamily) -> TaskFamily:
+    """The family with its physics on one thread, if it has a thread count (``nthread``)."""
+    return dataclasses.replace(family, nthread=1) if getattr(family, "nthread", 1) != 1 else family
+
+
+@functools.cache
+def _worker_family(name: str) -> TaskFamily:
+    """A registered family as a worker runs it: one thread, one copy per worker process."""
+    return single_threaded(TASK_FAMILIES[name])
+
+
 def _resolve_family(reference: TaskFamily | str) -> TaskFamily:
-    return TASK_FAMILIES[reference] if isinstance(reference, str) else reference
+    return _worker_family(reference) if isinstance(reference, str) else single_threaded(reference)
 
 
 def rollout_shard(
@@ -87,7 +103,7 @@ def rollout_shard(
     horizon: int,
     record: bool,
 ) -> Rollouts:
-    """Roll out one shard (the function workers run)."""
+    """Roll out one shard in a worker, which owns one CPU (the function workers run)."""
     return _resolve_family(family).rollout(
         policy, params, tasks, normalizer, noise=noise, horizon=horizon, record=record
     )
@@ -117,7 +133,7 @@ class InProcessExecutor:
     """Runs the whole batch as one shard in this process."""
 
     def rollout(self, family, policy, params, tasks, normalizer, *, noise, horizon, record=False) -> Rollouts:
-        return rollout_shard(family, policy, params, tasks, normalizer, noise, horizon, record)
+        return family.rollout(policy, params, tasks, normalizer, noise=noise, horizon=horizon, record=record)
 
     def close(self) -> None:
         """Nothing to release."""

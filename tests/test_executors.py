@@ -13,10 +13,12 @@ from esmaml_core.executors import (
     join_shards,
     rollout_shard,
     shard_slices,
+    single_threaded,
 )
 from esmaml_core.policies import make_policy
 from esmaml_core.tasks import ObsNormalizer
 from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
+from esmaml_core.tasks.mujoco import FB_SWIMMER
 from esmaml_core.tasks.point import GOAL_2D
 from esmaml_core.trainer import make_trainer
 
@@ -59,6 +61,31 @@ def test_joined_shards_are_the_same_bits_for_any_sharding(rng):
     for rollouts in joined.values():
         for name in ("returns", "lengths", "state_sum", "state_sq_sum", "observations", "actions", "rewards"):
             np.testing.assert_array_equal(getattr(rollouts, name), getattr(whole, name))
+
+
+def test_workers_step_mujoco_on_one_thread_with_the_same_results(rng, monkeypatch):
+    """A worker owns one CPU: its MuJoCo batch gets one thread, and the bits do not change."""
+    import mujoco.batch
+
+    threads = []
+
+    class RecordingBatch(mujoco.batch.Batch):
+        def __init__(self, model, nsim, nthread=0, persistent=False):
+            threads.append(nthread)
+            super().__init__(model, nsim, nthread, persistent)
+
+    monkeypatch.setattr(mujoco.batch, "Batch", RecordingBatch)
+    policy = make_policy(FB_SWIMMER.obs_dim, FB_SWIMMER.act_dim)
+    params = rng.normal(0.0, 0.1, (5, policy.num_params))
+    tasks = FB_SWIMMER.task_params(rng.integers(0, 100, 5))
+    arguments = (policy, params, tasks, ObsNormalizer.identity(FB_SWIMMER.obs_dim))
+    noise = FB_SWIMMER.initial_noise(rng, 5)
+    in_worker = rollout_shard("fb_swimmer", *arguments, noise, 30, False)
+    here = InProcessExecutor().rollout(FB_SWIMMER, *arguments, noise=noise, horizon=30)
+    assert threads == [1, FB_SWIMMER.nthread]
+    np.testing.assert_array_equal(in_worker.returns, here.returns)
+    np.testing.assert_array_equal(in_worker.state_sum, here.state_sum)
+    assert single_threaded(GOAL_2D) is GOAL_2D
 
 
 def test_recordings_are_dropped_unless_asked_for(rng):

@@ -287,6 +287,9 @@ def test_explore_shows_a_pretrained_meta_policy(runs_dir):
     assert at.select_slider(key="explore.iteration").value == 200
     assert "iteration 200" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
     assert metrics(at)["Adapted: final distance"]
+    at.radio(key="explore.task").set_value("goal_2d").run()  # shipped ES-MAML and PG-MAML assets side by side
+    assert len(at.get("plotly_chart")) == 2
+    assert at.selectbox(key="explore.run.True").value.name == "goal_2d_pg_maml_linear"
 
 
 def test_explore_keeps_this_tabs_run_training_live(runs_dir):

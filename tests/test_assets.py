@@ -12,10 +12,19 @@ from esmaml_core.runs import RunStore, RunStoreError, run_training
 
 PRETRAINED = Path(__file__).resolve().parents[1] / "assets" / "pretrained"
 ASSETS = sorted(path.with_suffix("") for path in PRETRAINED.glob("*.json"))
-# Point tasks are deterministic: an evaluation with the recorded seed reproduces exactly.
-# MuJoCo starts are noisy but drawn from the same seed, so only physics-library rounding can differ.
-TOLERANCE = {"four_corner": 1e-9, "goal_2d": 1e-9}
-DEFAULT_RELATIVE_TOLERANCE = 0.02
+# ES-MAML on the point tasks is plain NumPy arithmetic: an evaluation with the recorded seed
+# reproduces exactly. MuJoCo starts are noisy but drawn from the same seed, so only
+# physics-library rounding can differ; PG-MAML's adaptation step runs through XLA, whose CPU
+# code may round differently on another CPU.
+EXACT_TASKS = ("four_corner", "goal_2d")
+RELATIVE_TOLERANCE = 0.02
+
+
+def tolerance(config: dict, recorded_return: float) -> float:
+    """How far a re-run evaluation may land from the recorded one."""
+    if config["task"] in EXACT_TASKS and config["method"] != "pg_maml":
+        return 1e-9
+    return RELATIVE_TOLERANCE * abs(recorded_return)
 
 
 def test_export_and_load_round_trip(tmp_path):
@@ -44,9 +53,8 @@ def test_pretrained_asset_reproduces_its_evaluation_and_adaptation_helps(asset):
     trainer, _ = load_trainer(asset)
     outcome = trainer.evaluate(recorded["tasks"], split=recorded["split"], seed=recorded["seed"])
     post = float(outcome.post_adaptation_returns.mean())
-    task = meta["config"]["task"]
-    tolerance = TOLERANCE.get(task, DEFAULT_RELATIVE_TOLERANCE * abs(recorded["post_adaptation_return"]))
-    assert post == pytest.approx(recorded["post_adaptation_return"], abs=tolerance)
+    allowed = tolerance(meta["config"], recorded["post_adaptation_return"])
+    assert post == pytest.approx(recorded["post_adaptation_return"], abs=allowed)
     assert recorded["seed"] == EVALUATION_SEED
     assert post > float(outcome.pre_adaptation_returns.mean()), "adaptation must help"
     assert asset.with_suffix(".npz").stat().st_size < 2_000_000, "assets stay small"

@@ -1,21 +1,24 @@
 """Env steps per second of the batched MuJoCo engine against a gymnasium loop and the machine's limit.
 
 For each task, on the same parameters (a linear policy, ES-style perturbations
-sigma * N(0, I) around the zero policy), directions and start noise:
+sigma * N(0, I) around the zero policy), directions and start states:
 
   (a) batched: ``family.rollout`` of all B rows at once, policy in the loop;
   (b) gymnasium: one ``gym.make`` env stepped row after row in a Python loop;
-  (c) limit: open-loop physics with zero controls over every core, the faster of
-      ``mujoco.rollout`` and ``mujoco.batch.Batch`` (B simulations x horizon x frame_skip
-      substeps, no policy, no rewards);
-  (c') the same limit on (a)'s workload: one ``Batch.rollout`` call replaying the actions
-      (a) took (zero after termination) from the same starts. Zero controls are a cheaper
-      workload (Swimmer's joints stay off their limits, the Ant stands still), so (c')
-      tells the engine's own overhead apart from the workload.
+  (c) limit: open-loop physics with zero controls over every core from the same B start
+      states, the faster of ``mujoco.rollout`` and ``mujoco.batch.Batch`` (B simulations x
+      horizon x frame_skip substeps, no policy, no rewards);
+  (c0) the same from the model's rest pose (every simulation at qpos0, at rest): a
+      cheaper workload than any rollout's, since nothing moves until gravity acts (the
+      Swimmer, floating, never moves at all), shown for reference;
+  (c') the limit on (a)'s own workload: one ``Batch.rollout`` call replaying the actions
+      (a) took (zero after termination) from the same starts, which tells the engine's
+      overhead apart from the workload.
 
 An env step is one control step (frame_skip physics substeps); (a) and (b) count only
-steps before termination. Each timing is the best of ``--repeats``. The last three lines
-are the worse task's ratios a/c', a/b and a/c:
+steps before termination. Each timing is the best of ``--repeats``, the runs taking turns
+so that they see the same background load. The last three lines are the worse task's
+ratios a/c', a/b and a/c:
 
     python bench/mujoco_rollouts.py [--batch 64] [--horizon 200] [--sigma 0.05]
 """
@@ -72,22 +75,35 @@ def gymnasium_loop(env_id: str, policy, params, tasks, noise, horizon: int) -> i
     return steps
 
 
-def open_loop_rollout(family: ForwardBackwardFamily, batch: int, horizon: int, nthread: int) -> None:
-    """mujoco.rollout of ``batch`` simulations from the model's pose with zero controls."""
+def full_physics_states(family: ForwardBackwardFamily, noise: np.ndarray | None, batch: int) -> np.ndarray:
+    """mjSTATE_FULLPHYSICS vectors (batch, nstate) of the start states of ``noise``, or of the rest pose if None."""
     model = family.model
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     state = np.empty(mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_FULLPHYSICS))
     mujoco.mj_getState(model, data, state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
-    controls = np.zeros((batch, horizon * family.frame_skip, model.nu))
+    states = np.tile(state, (batch, 1))
+    if noise is not None:  # layout: time, qpos, qvel, then the rest
+        qpos, qvel = family.start_state(noise)
+        states[:, 1 : 1 + model.nq], states[:, 1 + model.nq : 1 + model.nq + model.nv] = qpos, qvel
+    return states
+
+
+def open_loop_rollout(family: ForwardBackwardFamily, states: np.ndarray, horizon: int, nthread: int) -> None:
+    """mujoco.rollout of simulations from full-physics ``states`` with zero controls."""
+    model = family.model
+    controls = np.zeros((len(states), horizon * family.frame_skip, model.nu))
     with mj_rollout.Rollout(nthread=nthread) as runner:
-        runner.rollout(model, [mujoco.MjData(model) for _ in range(nthread)], np.tile(state, (batch, 1)), controls)
+        runner.rollout(model, [mujoco.MjData(model) for _ in range(nthread)], states, controls)
 
 
-def open_loop_batch(family: ForwardBackwardFamily, batch: int, horizon: int, nthread: int) -> None:
-    """mujoco.batch.Batch stepping ``batch`` simulations with zero controls, one call per control step."""
+def open_loop_batch(family: ForwardBackwardFamily, noise: np.ndarray | None, batch: int, horizon: int, nthread: int):
+    """mujoco.batch.Batch stepping simulations from the starts of ``noise`` (rest pose if None) with zero controls."""
     simulations = Batch(family.model, nsim=batch, nthread=nthread)
     simulations.reset()
+    if noise is not None:
+        simulations.qpos[:], simulations.qvel[:] = family.start_state(noise)
+        simulations.forward()
     for _ in range(horizon):
         simulations.step(nstep=family.frame_skip)
 
@@ -113,11 +129,14 @@ def bench_task(name: str, batch: int, horizon: int, sigma: float, repeats: int) 
     nthread = os.cpu_count()
     recorded = family.rollout(policy, params, tasks, normalizer, noise=noise, horizon=horizon, record=True)
 
+    starts, rest = full_physics_states(family, noise, batch), full_physics_states(family, None, batch)
     times, results = best_times(
         {
             "batched": lambda: family.rollout(policy, params, tasks, normalizer, noise=noise, horizon=horizon),
-            "rollout": lambda: open_loop_rollout(family, batch, horizon, nthread),
-            "batch": lambda: open_loop_batch(family, batch, horizon, nthread),
+            "rollout": lambda: open_loop_rollout(family, starts, horizon, nthread),
+            "batch": lambda: open_loop_batch(family, noise, batch, horizon, nthread),
+            "rollout_rest": lambda: open_loop_rollout(family, rest, horizon, nthread),
+            "batch_rest": lambda: open_loop_batch(family, None, batch, horizon, nthread),
             "replay": lambda: open_loop_replay(family, noise, recorded.actions, nthread),
         },
         repeats,
@@ -127,19 +146,19 @@ def bench_task(name: str, batch: int, horizon: int, sigma: float, repeats: int) 
     )
     steps = int(results["batched"].lengths.sum())
     assert gym_results["gymnasium"] == steps, "the gymnasium loop must take the same steps as the batched rollout"
+    rate = {label: batch * horizon / seconds for label, seconds in times.items()}
     batched_rate, gym_rate = steps / times["batched"], steps / gym_times["gymnasium"]
-    rollout_rate, batch_rate = batch * horizon / times["rollout"], batch * horizon / times["batch"]
-    limit_rate = max(rollout_rate, batch_rate)
-    replay_rate = batch * horizon / times["replay"]
+    limit_rate, rest_rate = max(rate["rollout"], rate["batch"]), max(rate["rollout_rest"], rate["batch_rest"])
     print(
-        f"{name:<12} B={batch} horizon={horizon} sigma={sigma} mean length {steps / batch:.1f}  "
-        f"(a) batched {batched_rate:,.0f}/s  (b) gymnasium {gym_rate:,.0f}/s  "
-        f"(c) limit {limit_rate:,.0f}/s [mujoco.rollout {rollout_rate:,.0f}/s, Batch {batch_rate:,.0f}/s, "
-        f"{nthread} threads]  "
-        f"(c') same actions open-loop {replay_rate:,.0f}/s  "
-        f"a/b {batched_rate / gym_rate:.2f}  a/c {batched_rate / limit_rate:.2f}  a/c' {batched_rate / replay_rate:.2f}"
+        f"{name:<12} B={batch} horizon={horizon} sigma={sigma} mean length {steps / batch:.1f}, {nthread} threads\n"
+        f"  (a) batched {batched_rate:,.0f}/s  (b) gymnasium {gym_rate:,.0f}/s\n"
+        f"  (c) limit, same starts {limit_rate:,.0f}/s [mujoco.rollout {rate['rollout']:,.0f}/s, "
+        f"Batch {rate['batch']:,.0f}/s]  (c0) limit, rest pose {rest_rate:,.0f}/s  "
+        f"(c') same actions {rate['replay']:,.0f}/s\n"
+        f"  a/b {batched_rate / gym_rate:.2f}  a/c {batched_rate / limit_rate:.2f}  "
+        f"a/c0 {batched_rate / rest_rate:.2f}  a/c' {batched_rate / rate['replay']:.2f}"
     )
-    return batched_rate / gym_rate, batched_rate / limit_rate, batched_rate / replay_rate
+    return batched_rate / gym_rate, batched_rate / limit_rate, batched_rate / rate["replay"]
 
 
 def main() -> None:

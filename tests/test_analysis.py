@@ -390,8 +390,9 @@ def test_tick_trains_point_tasks_in_place_and_slow_tasks_on_a_worker(tmp_path):
 
 
 def test_pretrained_assets_are_listed_and_probed_like_runs():
-    (goal,) = list_pretrained(PRETRAINED_DIR, task="goal_2d")
-    assert goal.name == "goal_2d_es_maml_hill_climb_linear" and goal.config.operator == "hill_climb"
+    goal, goal_pg = list_pretrained(PRETRAINED_DIR, task="goal_2d")  # by name
+    assert (goal.name, goal_pg.name) == ("goal_2d_es_maml_hill_climb_linear", "goal_2d_pg_maml_linear")
+    assert (goal.config.method, goal.config.operator, goal_pg.config.method) == ("es_maml", "hill_climb", "pg_maml")
     iteration, probe = probe_policy(goal.path)
     assert iteration == goal.iteration == 100
     assert probe.query_paths.shape == (4, 20, 101, 2) and probe.accepted.shape == (4, 20)

@@ -75,17 +75,23 @@ def gymnasium_loop(env_id: str, policy, params, tasks, noise, horizon: int) -> i
     return steps
 
 
-def full_physics_states(family: ForwardBackwardFamily, noise: np.ndarray | None, batch: int) -> np.ndarray:
-    """mjSTATE_FULLPHYSICS vectors (batch, nstate) of the start states of ``noise``, or of the rest pose if None."""
+def start_poses(family: ForwardBackwardFamily, noise: np.ndarray | None, batch: int) -> tuple[np.ndarray, np.ndarray]:
+    """(qpos, qvel) of the ``batch`` start states of ``noise``, or of the model's rest pose if None."""
+    if noise is not None:
+        return family.start_state(noise)
+    model = family.model
+    return np.tile(model.qpos0, (batch, 1)), np.zeros((batch, model.nv))
+
+
+def full_physics_states(family: ForwardBackwardFamily, qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
+    """mjSTATE_FULLPHYSICS vectors (B, nstate) of the model with these positions and velocities."""
     model = family.model
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
     state = np.empty(mujoco.mj_stateSize(model, mujoco.mjtState.mjSTATE_FULLPHYSICS))
     mujoco.mj_getState(model, data, state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
-    states = np.tile(state, (batch, 1))
-    if noise is not None:  # layout: time, qpos, qvel, then the rest
-        qpos, qvel = family.start_state(noise)
-        states[:, 1 : 1 + model.nq], states[:, 1 + model.nq : 1 + model.nq + model.nv] = qpos, qvel
+    states = np.tile(state, (len(qpos), 1))  # layout: time, qpos, qvel, then the rest
+    states[:, 1 : 1 + model.nq], states[:, 1 + model.nq : 1 + model.nq + model.nv] = qpos, qvel
     return states
 
 
@@ -97,23 +103,25 @@ def open_loop_rollout(family: ForwardBackwardFamily, states: np.ndarray, horizon
         runner.rollout(model, [mujoco.MjData(model) for _ in range(nthread)], states, controls)
 
 
-def open_loop_batch(family: ForwardBackwardFamily, noise: np.ndarray | None, batch: int, horizon: int, nthread: int):
-    """mujoco.batch.Batch stepping simulations from the starts of ``noise`` (rest pose if None) with zero controls."""
-    simulations = Batch(family.model, nsim=batch, nthread=nthread)
+def started_batch(family: ForwardBackwardFamily, qpos: np.ndarray, qvel: np.ndarray, nthread: int) -> Batch:
+    """A ``mujoco.batch.Batch`` of simulations at these positions and velocities."""
+    simulations = Batch(family.model, nsim=len(qpos), nthread=nthread)
     simulations.reset()
-    if noise is not None:
-        simulations.qpos[:], simulations.qvel[:] = family.start_state(noise)
-        simulations.forward()
+    simulations.qpos[:], simulations.qvel[:] = qpos, qvel
+    simulations.forward()
+    return simulations
+
+
+def open_loop_batch(family: ForwardBackwardFamily, qpos: np.ndarray, qvel: np.ndarray, horizon: int, nthread: int):
+    """mujoco.batch.Batch stepping simulations from these starts with zero controls, one call per control step."""
+    simulations = started_batch(family, qpos, qvel, nthread)
     for _ in range(horizon):
         simulations.step(nstep=family.frame_skip)
 
 
-def open_loop_replay(family: ForwardBackwardFamily, noise: np.ndarray, actions: np.ndarray, nthread: int) -> None:
-    """One ``Batch.rollout`` call replaying recorded actions (B, T, act_dim) from the same starts, no policy."""
-    simulations = Batch(family.model, nsim=len(actions), nthread=nthread)
-    simulations.reset()
-    simulations.qpos[:], simulations.qvel[:] = family.start_state(noise)
-    simulations.forward()
+def open_loop_replay(family: ForwardBackwardFamily, qpos, qvel, actions: np.ndarray, nthread: int) -> None:
+    """One ``Batch.rollout`` call replaying recorded actions (B, T, act_dim) from these starts, no policy."""
+    simulations = started_batch(family, qpos, qvel, nthread)
     controls = np.repeat(family.controls(actions), family.frame_skip, axis=1)
     simulations.rollout(nstep=controls.shape[1], control=controls, record=())
 
@@ -129,15 +137,16 @@ def bench_task(name: str, batch: int, horizon: int, sigma: float, repeats: int) 
     nthread = os.cpu_count()
     recorded = family.rollout(policy, params, tasks, normalizer, noise=noise, horizon=horizon, record=True)
 
-    starts, rest = full_physics_states(family, noise, batch), full_physics_states(family, None, batch)
+    starts, rest = start_poses(family, noise, batch), start_poses(family, None, batch)
+    start_states, rest_states = full_physics_states(family, *starts), full_physics_states(family, *rest)
     times, results = best_times(
         {
             "batched": lambda: family.rollout(policy, params, tasks, normalizer, noise=noise, horizon=horizon),
-            "rollout": lambda: open_loop_rollout(family, starts, horizon, nthread),
-            "batch": lambda: open_loop_batch(family, noise, batch, horizon, nthread),
-            "rollout_rest": lambda: open_loop_rollout(family, rest, horizon, nthread),
-            "batch_rest": lambda: open_loop_batch(family, None, batch, horizon, nthread),
-            "replay": lambda: open_loop_replay(family, noise, recorded.actions, nthread),
+            "rollout": lambda: open_loop_rollout(family, start_states, horizon, nthread),
+            "batch": lambda: open_loop_batch(family, *starts, horizon, nthread),
+            "rollout_rest": lambda: open_loop_rollout(family, rest_states, horizon, nthread),
+            "batch_rest": lambda: open_loop_batch(family, *rest, horizon, nthread),
+            "replay": lambda: open_loop_replay(family, *starts, recorded.actions, nthread),
         },
         repeats,
     )

@@ -18,9 +18,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from esmaml_core.assets import load_trainer, read_asset_meta
+from esmaml_core.assets import asset_paths, read_asset_meta
 from esmaml_core.config import TrainConfig
 from esmaml_core.render import QUALITIES, render_replay_video
+from esmaml_core.runs import load_checkpoint
 from esmaml_core.trainer import make_trainer
 
 ASSET = Path(__file__).resolve().parents[1] / "assets/pretrained/fb_swimmer_es_maml_hill_climb_linear"
@@ -34,12 +35,8 @@ def main() -> None:
 
     config = dataclasses.replace(TrainConfig.from_dict(read_asset_meta(ASSET)["config"]), horizon=args.frames - 1)
     best = dict.fromkeys(QUALITIES, float("inf"))
-    with (
-        load_trainer(ASSET)[0] as pretrained,
-        make_trainer(config) as trainer,
-        tempfile.TemporaryDirectory() as out_dir,
-    ):
-        trainer.state = pretrained.state
+    with make_trainer(config) as trainer, tempfile.TemporaryDirectory() as out_dir:
+        trainer.state = load_checkpoint(asset_paths(ASSET)[0])
         task = trainer.family.task_params(trainer.family.split_ids("test")[:1])[0]
         for _ in range(args.repeats):
             for name, quality in QUALITIES.items():

@@ -27,14 +27,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from collections.abc import Callable
 
 import gymnasium as gym
 import mujoco
 import numpy as np
 from mujoco import rollout as mj_rollout
 from mujoco.batch import Batch
+from timing import best_times  # bench/timing.py, beside this script
 
 from esmaml_core.envs import FORWARD_BACKWARD_ENVS
 from esmaml_core.policies import make_policy
@@ -42,21 +41,6 @@ from esmaml_core.tasks import ObsNormalizer, get_task_family
 from esmaml_core.tasks.mujoco import ForwardBackwardFamily
 
 ENV_IDS = {family: env_id for env_id, family in FORWARD_BACKWARD_ENVS.items()}
-
-
-def best_times(runs: dict[str, Callable[[], object]], repeats: int) -> tuple[dict[str, float], dict[str, object]]:
-    """Fastest wall time of each run over ``repeats`` rounds, and its last result.
-
-    The runs take turns within each round, so they see the same background load.
-    """
-    best = dict.fromkeys(runs, np.inf)
-    results = {}
-    for _ in range(repeats):
-        for label, run in runs.items():
-            start = time.perf_counter()
-            results[label] = run()
-            best[label] = min(best[label], time.perf_counter() - start)
-    return best, results
 
 
 def gymnasium_loop(env_id: str, policy, params, tasks, noise, horizon: int) -> int:
@@ -119,7 +103,9 @@ def open_loop_batch(family: ForwardBackwardFamily, qpos: np.ndarray, qvel: np.nd
         simulations.step(nstep=family.frame_skip)
 
 
-def open_loop_replay(family: ForwardBackwardFamily, qpos, qvel, actions: np.ndarray, nthread: int) -> None:
+def open_loop_replay(
+    family: ForwardBackwardFamily, qpos: np.ndarray, qvel: np.ndarray, actions: np.ndarray, nthread: int
+) -> None:
     """One ``Batch.rollout`` call replaying recorded actions (B, T, act_dim) from these starts, no policy."""
     simulations = started_batch(family, qpos, qvel, nthread)
     controls = np.repeat(family.controls(actions), family.frame_skip, axis=1)

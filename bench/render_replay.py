@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import tempfile
-import time
 from pathlib import Path
+
+from timing import best_times  # bench/timing.py, beside this script
 
 from esmaml_core.assets import asset_paths, read_asset_meta
 from esmaml_core.config import TrainConfig
@@ -34,16 +35,20 @@ def main() -> None:
     args = parser.parse_args()
 
     config = dataclasses.replace(TrainConfig.from_dict(read_asset_meta(ASSET)["config"]), horizon=args.frames - 1)
-    best = dict.fromkeys(QUALITIES, float("inf"))
     with make_trainer(config) as trainer, tempfile.TemporaryDirectory() as out_dir:
         trainer.state = load_checkpoint(asset_paths(ASSET)[0])
         task = trainer.family.task_params(trainer.family.split_ids("test")[:1])[0]
-        for _ in range(args.repeats):
-            for name, quality in QUALITIES.items():
-                start = time.perf_counter()
-                video = render_replay_video(trainer, task, Path(out_dir) / f"{name}.mp4", quality=quality)
-                best[name] = min(best[name], time.perf_counter() - start)
-                assert video.frames == args.frames, f"expected {args.frames} frames, rendered {video.frames}"
+        best, videos = best_times(
+            {
+                name: lambda name=name, quality=quality: render_replay_video(
+                    trainer, task, Path(out_dir) / f"{name}.mp4", quality=quality
+                )
+                for name, quality in QUALITIES.items()
+            },
+            args.repeats,
+        )
+    for name, video in videos.items():
+        assert video.frames == args.frames, f"{name}: expected {args.frames} frames, rendered {video.frames}"
     for name, seconds in best.items():
         size = f"{QUALITIES[name].width}x{QUALITIES[name].height}"
         print(f"{name:<5} {size:>8}  {seconds:6.2f} s  {args.frames / seconds:6.1f} frames/s (two renders each)")

@@ -1,4 +1,4 @@
-"""Command line: ``python -m esmaml_core train|eval ...``.
+"""Command line: ``python -m esmaml_core train|eval|export|render ...``.
 
     python -m esmaml_core train --task four_corner --method es_maml --operator hill_climb \\
         --policy linear --iterations 100 --seed 0 --out runs/demo
@@ -69,8 +69,31 @@ TRAIN_FLAGS: list[tuple[str, str, str]] = [
 ]
 
 
+# Shown in a reconstructed train command even at their defaults, so it reads on its own.
+SPELLED_OUT = ("task", "method", "operator", "policy", "hidden", "iterations", "seed")
+
+
 def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
+
+
+def train_command(config: TrainConfig, out: str) -> str:
+    """A ``train`` command that makes ``config`` in ``out``: the main choices, then every option off its default.
+
+    Where rollouts run is left out (it does not change results); so are options the
+    method or policy ignores (the operator for pg_maml, layer sizes for a linear policy).
+    """
+    defaults = TrainConfig.for_method(method=config.method)
+    ignored = {*EXECUTION_FIELDS, *(("operator",) if config.method == "pg_maml" else ())}
+    ignored |= set() if config.policy == "mlp" else {"hidden"}
+    words = ["python -m esmaml_core train"]
+    for field, _ in TRAIN_OPTIONS:
+        value = getattr(config, field)
+        if field not in ignored and (field in SPELLED_OUT or value != getattr(defaults, field)):
+            words.append(f"{flag(field)} {' '.join(map(str, value)) if isinstance(value, tuple) else value}")
+    words += [name for field, name, _ in TRAIN_FLAGS if getattr(config, field)]
+    words += [] if config.obs_norm else ["--no-obs-norm"]
+    return " ".join([*words, f"--out {out}"])
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -121,7 +144,9 @@ def build_parser() -> ArgumentParser:
     export.add_argument("--run", required=True, help="run folder")
     export.add_argument("--out", required=True, help="asset path without suffix, e.g. assets/pretrained/four_corner")
     export.add_argument("--tasks", type=int, default=50, help="held-out tasks of the recorded evaluation (default: 50)")
-    export.add_argument("--made-by", default=None, help="how the run was made, recorded in the .json")
+    export.add_argument(
+        "--made-by", default=None, help="how the run was made, for the .json (default: a train command for its config)"
+    )
 
     render = commands.add_parser("render", help="MP4 of a MuJoCo meta-policy before | after adapting to one task")
     render.add_argument("--run", required=True, help="run folder or pretrained asset")
@@ -249,8 +274,9 @@ def command_eval(args: argparse.Namespace) -> int:
 def command_export(args: argparse.Namespace) -> int:
     if args.tasks < 1:
         raise ConfigError("tasks", args.tasks, "must be >= 1")
-    made_by = args.made_by or f"python -m esmaml_core export --run {args.run} --out {args.out} --tasks {args.tasks}"
-    meta = export_asset(RunStore.open(args.run), args.out, args.tasks, made_by)
+    store = RunStore.open(args.run)
+    made_by = args.made_by or train_command(store.config(), args.run)
+    meta = export_asset(store, args.out, args.tasks, made_by)
     evaluation = meta["evaluation"]
     print(
         f"exported {args.out} (iteration {meta['iteration']}): over {args.tasks} test tasks, "

@@ -1,5 +1,6 @@
 """The command line as a user runs it: one-line errors with exit 2, train, resume, eval."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -8,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from esmaml_core.cli import TRAIN_OPTIONS, build_parser, flag
+from esmaml_core.cli import TRAIN_OPTIONS, build_parser, config_for_new_run, flag, given_config_values, train_command
+from esmaml_core.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--task", "goal_2d", "--perturbations", "6", "--queries", "3", "--eval-tasks", "2", "--probe-tasks", "0"]
@@ -89,6 +91,26 @@ def test_help_documents_every_option():
         assert flag(field) in text
     for name in ("--out", "--resume", "--force", "--hessian"):
         assert name in text
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(),
+        TrainConfig.for_method(task="biased_sensor_cartpole", method="pg_maml", iterations=40, first_order=True),
+        TrainConfig(task="fb_ant", sigma=0.02, adaptation_sigma=0.005, optimizer="adam", horizon=200, executor="ray"),
+        TrainConfig(method="es_maml_first_order", operator="dpp", policy="mlp", hidden=(16, 8), hessian=True),
+        TrainConfig(task="goal_2d", sampler="orthogonal", fitness="centered_rank", obs_norm=False, task_batch=3),
+    ],
+)
+def test_train_command_rebuilds_the_config(config):
+    """export records train_command(config) as how an asset was made: it must make that config again."""
+    command = train_command(config, "runs/x")
+    args = build_parser().parse_args(command.split()[3:])
+    rebuilt = config_for_new_run(given_config_values(args))
+    assert args.out == "runs/x"
+    assert rebuilt == dataclasses.replace(config, executor="inprocess")
+    assert "--executor" not in command and ("--operator" in command) == (config.method != "pg_maml")
 
 
 def test_render_writes_a_side_by_side_video_of_a_mujoco_run(tmp_path):

@@ -1,7 +1,7 @@
 """PG-MAML (Finn et al., 2017): the action-space-exploration baseline to ES-MAML.
 
-Policy. ``GaussianPolicy`` is the ES policy ``MLPPolicy`` (same flat layout, tanh hidden
-and output layers) plus a state-independent log standard deviation in the last
+Policy. ``GaussianPolicy`` is the ES policy ``MLPPolicy`` (same flat layout, ReLU hidden
+layers, tanh output) plus a state-independent log standard deviation in the last
 ``act_dim`` entries of the flat vector. Noise is added after the tanh,
 a = tanh(net(s)) + exp(log_std) * eps, so log pi(a | s) is a Gaussian density around the
 ES policy's action. Point tasks clip a to +-0.1 inside their dynamics; the policy and its
@@ -63,7 +63,7 @@ BASELINE_TIME_SCALE = 100.0  # time feature t / 100 (as rllab)
 
 @dataclass(frozen=True)
 class GaussianPolicy:
-    """N(tanh-MLP mean, diag exp(log_std)^2); flat params = [MLPPolicy params | log_std (act_dim)].
+    """N(MLP mean, diag exp(log_std)^2); flat params = [MLPPolicy params | log_std (act_dim)].
 
     ``act`` is the deterministic mean action (what an evaluator without a sampler runs);
     ``NoisyRows`` turns the policy into the stochastic one for a rollout.
@@ -93,10 +93,11 @@ class GaussianPolicy:
 
     def mean_actions(self, params: jax.Array, observations: jax.Array) -> jax.Array:
         """JAX mean actions (..., act_dim) of one parameter vector (P,) at observations (..., obs_dim)."""
+        *hidden_layers, (weights, bias) = self.mean.layers(params[: self.mean.num_params])
         hidden = observations
-        for weights, bias in self.mean.layers(params[: self.mean.num_params]):
-            hidden = jnp.tanh(hidden @ weights.T + bias)
-        return hidden
+        for hidden_weights, hidden_bias in hidden_layers:
+            hidden = jnp.maximum(hidden @ hidden_weights.T + hidden_bias, 0.0)
+        return jnp.tanh(hidden @ weights.T + bias)
 
     def log_probs(self, params: jax.Array, batch: TrajectoryBatch) -> jax.Array:
         """log pi(a_t | s_t) (..., T) of one parameter vector on a batch of recorded steps."""

@@ -3,8 +3,8 @@
 A policy is a shape, not weights: ``params`` is a (B, P) array with one flat vector
 per row, and ``act`` evaluates all B policies on their own observations in one pass.
 The layout of a flat vector is, layer by layer, the weight matrix (out x in, row-major)
-then the bias. Hidden layers use tanh, and so does the output (actions in [-1, 1]),
-as in the ES-MAML reference code.
+then the bias. Hidden layers use ReLU and the output tanh (actions in [-1, 1]), as in
+the ES-MAML reference code (``DeterministicNumpyPolicy``).
 
 Initialisation: hidden-layer weights N(0, 2 / fan_in), biases zero, and the output layer
 all zero, so the initial policy outputs 0 everywhere (the linear policy starts at zero,
@@ -23,7 +23,7 @@ import numpy as np
 
 @dataclass(frozen=True)
 class MLPPolicy:
-    """tanh MLP from ``obs_dim`` to ``act_dim``; ``hidden=()`` is the linear policy."""
+    """MLP from ``obs_dim`` to ``act_dim`` (ReLU hidden, tanh output); ``hidden=()`` is the linear policy."""
 
     obs_dim: int
     act_dim: int
@@ -63,12 +63,15 @@ class MLPPolicy:
 
     def act(self, params: np.ndarray, observations: np.ndarray) -> np.ndarray:
         """Actions (B, act_dim) of the B policies ``params`` (B, P) at ``observations`` (B, obs_dim)."""
+        *hidden_layers, (weights, bias) = self.layers(params)
         hidden = observations
-        for weights, bias in self.layers(params):
-            hidden = batched_matvec(weights, hidden)
-            hidden += bias
-            np.tanh(hidden, out=hidden)
-        return hidden
+        for hidden_weights, hidden_bias in hidden_layers:
+            hidden = batched_matvec(hidden_weights, hidden)
+            hidden += hidden_bias
+            np.maximum(hidden, 0.0, out=hidden)
+        actions = batched_matvec(weights, hidden)
+        actions += bias
+        return np.tanh(actions, out=actions)
 
 
 NARROW_LAYER = 8

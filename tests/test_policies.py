@@ -22,7 +22,7 @@ def test_batched_forward_matches_per_row_formula(rng):
     actions = policy.act(params, observations)
     for row in range(7):
         (w1, b1), (w2, b2) = policy.layers(params[row])
-        expected = np.tanh(w2 @ np.tanh(w1 @ observations[row] + b1) + b2)
+        expected = np.tanh(w2 @ np.maximum(w1 @ observations[row] + b1, 0.0) + b2)  # ReLU hidden, tanh out
         np.testing.assert_allclose(actions[row], expected, rtol=1e-12)
 
 

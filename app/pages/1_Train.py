@@ -34,7 +34,7 @@ HIDDEN_KEY = "train.hidden_text"
 # field -> (label, help, step of a number input)
 FIELDS: dict[str, tuple[str, str, float | None]] = {
     "task": ("Task", "the task family meta-trained on", None),
-    "policy": ("Policy", "linear, or an MLP with tanh hidden layers", None),
+    "policy": ("Policy", "linear, or an MLP with ReLU hidden layers (tanh output, as every policy)", None),
     "method": ("Method", "how the meta-gradient is estimated", None),
     "operator": ("Adaptation operator U", "how K queries of a task turn θ into adapted parameters", None),
     "hessian": ("Add the ES-Hessian term", "meta-gradient g + α H g instead of g", None),

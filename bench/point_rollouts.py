@@ -1,6 +1,6 @@
 """Batched point-task rollouts versus a per-environment gymnasium loop, in one run.
 
-    python bench/point_rollouts.py [--rollouts 2000] [--task four_corner]
+    python bench/point_rollouts.py [--rollouts 4000] [--task four_corner]
 
 Both engines evaluate the same linear-policy parameters on the same tasks; the script
 checks that their returns agree, prints env steps per second of each, the time of one

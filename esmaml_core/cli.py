@@ -130,7 +130,9 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last good checkpoint")
     train.add_argument("--force", action="store_true", help="replace an existing --out folder")
-    train.add_argument("--probe-every", type=int, default=0, help="record probe trajectories every N iterations")
+    train.add_argument(
+        "--probe-every", type=int, default=0, help="record probe trajectories every N iterations (default: 0, never)"
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
     evaluate = commands.add_parser("eval", help="score a run's meta-policy before and after adaptation")
@@ -153,7 +155,9 @@ def build_parser() -> ArgumentParser:
     render.add_argument("--task-index", type=int, default=0, help="which task of the split (default: 0)")
     render.add_argument("--split", choices=["test", "train"], default="test", help="task split (default: test)")
     render.add_argument("--seed", type=int, default=0, help="seed of the adaptation and the start state (default: 0)")
-    render.add_argument("--quality", choices=["fast", "high"], default="fast", help="fast: no shadows/reflections")
+    render.add_argument(
+        "--quality", choices=["fast", "high"], default="fast", help="fast: no shadows or reflections (default: fast)"
+    )
     render.add_argument("--out", required=True, help="output .mp4 path")
     return parser
 

@@ -18,11 +18,16 @@ def zscore(values: np.ndarray) -> np.ndarray:
 
 
 def centered_rank(values: np.ndarray) -> np.ndarray:
-    """Ranks mapped linearly onto [-0.5, 0.5] along the last axis (Salimans et al. 2017)."""
+    """Ranks mapped linearly onto [-0.5, 0.5] along the last axis (Salimans et al. 2017).
+
+    Tied values share their average rank, so equal returns get equal weights (all-equal
+    values shape to zeros): on sparse rewards many returns tie exactly.
+    """
     size = values.shape[-1]
     if size == 1:
         return np.zeros_like(values, dtype=float)
-    ranks = np.argsort(np.argsort(values, axis=-1), axis=-1)
+    column, row = values[..., None, :], values[..., :, None]
+    ranks = np.sum(column < row, axis=-1) + (np.sum(column == row, axis=-1) - 1) / 2
     return ranks / (size - 1) - 0.5
 
 

@@ -114,6 +114,9 @@ class TrainConfig:
             )
         if self.hessian and self.method != "es_maml_first_order":
             raise ConfigError("hessian", self.hessian, "only es_maml_first_order has a Hessian term")
+        if self.hessian and self.operator == "dpp":
+            # The ES Hessian relies on Gaussian fourth moments; DPP-selected directions lack them.
+            raise ConfigError("hessian", self.hessian, "the ES Hessian needs Gaussian queries: use operator es_grad")
         _integer("inner_steps", self.inner_steps, minimum=1)
         _finite_float("init_log_std", self.init_log_std)
         if not isinstance(self.first_order, bool):

@@ -61,11 +61,13 @@ def parse_hidden_sizes(text: str) -> tuple[int, ...]:
 
 
 def method_fields(method: str, operator: str | None = None) -> tuple[str, ...]:
-    """The config fields a form should offer for ``method`` (and ``operator``: hill climbing has no step size)."""
+    """The config fields a form should offer for ``method`` and ``operator``.
+
+    Hill climbing has no step size, and DPP queries have no ES Hessian (TrainConfig.validate).
+    """
     names = COMMON_FIELDS + METHOD_FIELDS.get(method, ES_FIELDS)
-    if operator == "hill_climb" and "operator" in names:
-        names = tuple(name for name in names if name != "alpha")
-    return names
+    dropped = {"hill_climb": "alpha", "dpp": "hessian"}.get(operator) if "operator" in names else None
+    return tuple(name for name in names if name != dropped)
 
 
 def applicable_operators(method: str) -> tuple[str, ...]:

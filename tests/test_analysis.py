@@ -184,6 +184,9 @@ def test_form_fields_follow_the_method():
     assert "hessian" in method_fields("es_maml_first_order")
     assert "alpha" in method_fields("es_maml", "es_grad")
     assert "alpha" not in method_fields("es_maml", "hill_climb")
+    assert "hessian" not in method_fields("es_maml_first_order", "dpp")
+    config = build_config({"method": "es_maml_first_order", "operator": "dpp", "hessian": True})
+    assert config.operator == "dpp" and not config.hessian  # a box left ticked does not fail the form
     assert applicable_operators("es_maml") == ("es_grad", "hill_climb", "dpp")
     assert "hill_climb" not in applicable_operators("es_maml_first_order")
 

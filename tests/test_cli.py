@@ -99,7 +99,8 @@ def test_help_documents_every_option():
         TrainConfig(),
         TrainConfig.for_method(task="biased_sensor_cartpole", method="pg_maml", iterations=40, first_order=True),
         TrainConfig(task="fb_ant", sigma=0.02, adaptation_sigma=0.005, optimizer="adam", horizon=200, executor="ray"),
-        TrainConfig(method="es_maml_first_order", operator="dpp", policy="mlp", hidden=(16, 8), hessian=True),
+        TrainConfig(method="es_maml_first_order", operator="es_grad", policy="mlp", hidden=(16, 8), hessian=True),
+        TrainConfig(method="es_maml_first_order", operator="dpp", sigma=0.05),
         TrainConfig(task="goal_2d", sampler="orthogonal", fitness="centered_rank", obs_norm=False, task_batch=3),
     ],
 )

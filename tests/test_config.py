@@ -41,6 +41,8 @@ def test_cross_field_rules():
         TrainConfig(method="es_maml_first_order", operator="hill_climb").validate()
     with pytest.raises(ConfigError, match="Hessian"):
         TrainConfig(hessian=True).validate()
+    with pytest.raises(ConfigError, match="es_grad"):
+        TrainConfig(method="es_maml_first_order", operator="dpp", hessian=True).validate()
     with pytest.raises(ConfigError, match="eval_tasks"):
         TrainConfig(eval_tasks=2, probe_tasks=3).validate()
     with pytest.raises(ConfigError, match="hidden"):

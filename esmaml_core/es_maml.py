@@ -128,8 +128,9 @@ class ZeroOrderESMAML(ESLearnerBase):
             [params + cfg.sigma * directions, np.broadcast_to(params, (len(self.eval_tasks), len(params)))]
         )
         tasks = np.concatenate([train_tasks, self.eval_tasks])
-        adaptation = self.operator.adapt(evaluate, starts, tasks, rng, record=probe)
-        adapted = evaluate(adaptation.adapted_params, tasks, record=probe)
+        with evaluate.statistics_from(num_rows, len(tasks)):
+            adaptation = self.operator.adapt(evaluate, starts, tasks, rng, record=probe)
+            adapted = evaluate(adaptation.adapted_params, tasks, record=probe)
         weights = shape_fitness(adapted.returns[:num_rows], cfg.fitness)
         gradient = weights @ directions / (num_rows * cfg.sigma)
         probe_rows = slice(num_rows, num_rows + cfg.probe_tasks)
@@ -154,14 +155,16 @@ class FirstOrderESMAML(ESLearnerBase):
         train_tasks = sample_tasks(self.family, rng, num_tasks, "train")
         starts = np.broadcast_to(params, (num_tasks + num_eval, dim))
         tasks = np.concatenate([train_tasks, self.eval_tasks])
-        adaptation = self.operator.adapt(evaluate, starts, tasks, rng, record=probe)
+        with evaluate.statistics_from(num_tasks, len(tasks)):
+            adaptation = self.operator.adapt(evaluate, starts, tasks, rng, record=probe)
         adapted_train = adaptation.adapted_params[:num_tasks]
         adapted_eval = adaptation.adapted_params[num_tasks:]
 
         directions = self.sampler.draw_batch(rng, num_tasks, cfg.perturbations, dim)
         outer = np.concatenate([adapted_train[:, None], adapted_train[:, None] + cfg.sigma * directions], axis=1)
         outer_returns = evaluate(outer, train_tasks).returns
-        post = evaluate(adapted_eval, self.eval_tasks, record=probe)
+        with evaluate.statistics_from(0, num_eval):
+            post = evaluate(adapted_eval, self.eval_tasks, record=probe)
         weights = shape_fitness(outer_returns, cfg.fitness)[:, 1:]
         outer_gradient = np.einsum("tr,trp->tp", weights, directions) / (directions.shape[1] * cfg.sigma)
         if cfg.hessian:

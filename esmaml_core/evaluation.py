@@ -4,10 +4,16 @@
 leading shape of parameters into one rollout call, broadcasts each task over its row,
 and adds up env steps and observation statistics for the running normaliser. With an
 ``executor`` (esmaml_core.executors) the call is split across workers.
+
+Learners batch the held-out evaluation tasks with the training tasks (one call, not
+two); ``statistics_from`` keeps the held-out rows' states out of the normaliser, so no
+test task shapes training.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,10 +68,31 @@ class BatchEvaluator:
     state_sum: np.ndarray = field(default=None)
     state_sq_sum: np.ndarray = field(default=None)
     executor: Executor | None = None  # None: call the family here, directly
+    counted_tasks: tuple[int, int] | None = None  # (counted, of): set by statistics_from
 
     def __post_init__(self):
         self.state_sum = np.zeros(self.family.obs_dim)
         self.state_sq_sum = np.zeros(self.family.obs_dim)
+
+    @contextmanager
+    def statistics_from(self, counted: int, of: int) -> Iterator[BatchEvaluator]:
+        """In this block every call covers ``of`` tasks in order, and only the first ``counted`` feed the statistics.
+
+        The rest are held-out evaluation tasks: their steps still count as env steps.
+        """
+        self.counted_tasks = (counted, of)
+        try:
+            yield self
+        finally:
+            self.counted_tasks = None
+
+    def _counted_rows(self, rows: int) -> int:
+        if self.counted_tasks is None:
+            return rows
+        counted, of = self.counted_tasks
+        if rows % of:
+            raise ValueError(f"{rows} rollout rows do not cover {of} tasks evenly")
+        return counted * (rows // of)
 
     def rollout(
         self, params: np.ndarray, tasks: np.ndarray, record: bool = False, policy: BatchPolicy | None = None
@@ -80,11 +107,11 @@ class BatchEvaluator:
             rollouts = self.family.rollout(*arguments, **options)
         else:
             rollouts = self.executor.rollout(self.family, *arguments, **options)
-        steps = int(rollouts.lengths.sum())
-        self.env_steps += steps
-        self.state_count += steps
-        self.state_sum += rollouts.state_sum.sum(axis=0)
-        self.state_sq_sum += rollouts.state_sq_sum.sum(axis=0)
+        self.env_steps += int(rollouts.lengths.sum())
+        counted = self._counted_rows(len(params))
+        self.state_count += int(rollouts.lengths[:counted].sum())
+        self.state_sum += rollouts.state_sum[:counted].sum(axis=0)
+        self.state_sq_sum += rollouts.state_sq_sum[:counted].sum(axis=0)
         return rollouts
 
     def __call__(self, params: np.ndarray, tasks: np.ndarray, record: bool = False) -> Evaluation:

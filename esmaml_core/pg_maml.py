@@ -320,7 +320,9 @@ class PGMAML:
         """Adapt to ``task_batch`` training tasks and the evaluation tasks together; differentiate the training part."""
         cfg = self.config
         train_tasks = sample_tasks(self.family, rng, cfg.task_batch, "train")
-        adaptation = self.adapt(params, evaluate, np.concatenate([train_tasks, self.eval_tasks]), rng)
+        tasks = np.concatenate([train_tasks, self.eval_tasks])
+        with evaluate.statistics_from(cfg.task_batch, len(tasks)):
+            adaptation = self.adapt(params, evaluate, tasks, rng)
         gradients = self.task_meta_gradients(params, adaptation, slice(0, cfg.task_batch))
         evaluation = adaptation.outcome(slice(cfg.task_batch, None), self.eval_tasks, record=False)
         probe_rows = slice(cfg.task_batch, cfg.task_batch + cfg.probe_tasks)

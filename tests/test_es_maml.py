@@ -87,3 +87,28 @@ def test_same_seed_same_run_and_different_seed_different_run():
     assert returns_a == returns_b
     np.testing.assert_array_equal(params_a, params_b)
     assert not np.array_equal(run(8)[1], params_a)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        dict(method="es_maml", operator="hill_climb"),
+        dict(method="es_maml_first_order", operator="es_grad", task_batch=2),
+        dict(method="pg_maml", task_batch=2),
+    ],
+)
+def test_held_out_tasks_never_shape_the_observation_normaliser(overrides):
+    """Evaluation rows share the batched calls, but only training rows feed the running obs statistics."""
+    config = TrainConfig.for_method(
+        task="biased_sensor_cartpole", perturbations=4, queries=3, eval_tasks=2, probe_tasks=0, horizon=30, **overrides
+    )
+    states = []
+    for bias_shift in (0.0, 0.1):  # the sensor bias is in the observation: other eval tasks, other states
+        trainer = make_trainer(config)
+        trainer.learner.eval_tasks = trainer.learner.eval_tasks + bias_shift
+        trainer.step()
+        states.append(trainer.state)
+    first, second = states
+    assert first.obs_stats.count < first.env_steps  # eval steps count as env steps, not as statistics
+    np.testing.assert_array_equal(first.obs_stats.total, second.obs_stats.total)
+    np.testing.assert_array_equal(first.obs_stats.total_sq, second.obs_stats.total_sq)

@@ -3,12 +3,14 @@
 Starts ``streamlit run app/Home.py`` on a free local port with a temporary runs folder,
 trains a short Four Corner run by clicking (while a second tab trains another), reloads
 the tab (the run comes back from the URL), then opens Explore, Replay, Compare (downloading
-the figure as PNG) and Learn, and saves a screenshot of each page under docs/img/ (used by
-the README's dashboard tour).
+the figure as PNG) and Learn, and saves a screenshot of each page: in the test's temporary
+folder, or, to refresh the README's dashboard tour, where ``$ESMAML_SCREENSHOTS_DIR`` says
+(``ESMAML_SCREENSHOTS_DIR=docs/img python -m pytest tests/test_browser.py``).
 Needs ``pip install playwright`` and ``apt-get install chromium`` (scripts/install.sh --dev);
 it never downloads a browser.
 """
 
+import os
 from pathlib import Path
 
 import pytest
@@ -16,10 +18,10 @@ import pytest
 from esmaml_core.analysis import list_runs
 from esmaml_core.config import TrainConfig
 from esmaml_core.session import TrainingSession
-from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, ROOT, running_dashboard, start_training
+from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard, start_training
 
 sync_api = pytest.importorskip("playwright.sync_api")
-SCREENSHOTS = ROOT / "docs" / "img"
+SCREENSHOTS_DIR_ENV = "ESMAML_SCREENSHOTS_DIR"
 TALL = {"width": 1440, "height": 1750}
 pytestmark = [
     pytest.mark.slow,
@@ -43,7 +45,8 @@ def open_page(page, name: str) -> None:
 
 
 def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    screenshots = Path(os.environ.get(SCREENSHOTS_DIR_ENV) or tmp_path / "screenshots")
+    screenshots.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
@@ -53,7 +56,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             train_link.wait_for(timeout=30_000)
             page.get_by_text("the ideas of ES-MAML").wait_for()
             page.wait_for_timeout(500)  # icon font
-            page.screenshot(path=SCREENSHOTS / "home.png")
+            page.screenshot(path=screenshots / "home.png")
 
             train_link.click()
             first_figure_seconds = start_training(page, iterations=25, seed=0)
@@ -66,7 +69,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             assert {run.config.seed: run.iterations_done for run in es_runs} == {0: 25, 1: 10}
             other_tab.close()
             page.wait_for_timeout(1_000)  # let the last figure settle
-            page.screenshot(path=SCREENSHOTS / "train.png", full_page=True)
+            page.screenshot(path=screenshots / "train.png", full_page=True)
             print(f"first live figure after {first_figure_seconds:.2f} s")  # timed by bench/first_figure.py
 
             page.reload()  # a refreshed tab reopens its run from the URL
@@ -77,7 +80,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             open_page(page, "Explore")
             page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # ES-MAML and PG-MAML side by side
             sync_api.expect(page.get_by_text("Corners reached")).to_have_count(2)
-            page.screenshot(path=SCREENSHOTS / "explore.png", full_page=True)
+            page.screenshot(path=screenshots / "explore.png", full_page=True)
 
             open_page(page, "Replay")
             page.get_by_label("MuJoCo task").wait_for()
@@ -86,7 +89,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             page.locator("video").nth(1).wait_for(timeout=90_000)
             page.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
             page.wait_for_timeout(1_500)  # first video frames
-            page.screenshot(path=SCREENSHOTS / "replay.png", full_page=True)
+            page.screenshot(path=screenshots / "replay.png", full_page=True)
 
             open_page(page, "Compare")
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
@@ -94,12 +97,12 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
                 page.get_by_role("button", name="Download figure (PNG)").click()
             assert download.value.suggested_filename == "learning_curves.png"
             assert Path(download.value.path()).read_bytes().startswith(b"\x89PNG")
-            page.screenshot(path=SCREENSHOTS / "compare.png", full_page=True)
+            page.screenshot(path=screenshots / "compare.png", full_page=True)
 
             open_page(page, "Learn")
             page.locator(".js-plotly-plot").nth(2).wait_for(timeout=30_000)
             page.locator(".katex").nth(3).wait_for(timeout=30_000)  # the formulas, typeset
             page.wait_for_timeout(1_000)
-            page.screenshot(path=SCREENSHOTS / "learn.png", full_page=True)
+            page.screenshot(path=screenshots / "learn.png", full_page=True)
         finally:
             browser.close()

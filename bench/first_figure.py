@@ -50,9 +50,10 @@ def main() -> None:
             browser.close()
         runs = sorted(list_runs(Path(runs_dir)), key=lambda run: run.config.seed)
         first_iteration_seconds = [run.metrics[0]["wall_time"] for run in runs]
-    ratios = [page / server for page, server in zip(figure_seconds, first_iteration_seconds, strict=True)]
-    for seed, (page, server) in enumerate(zip(figure_seconds, first_iteration_seconds, strict=True)):
-        print(f"seed {seed}: first live figure {page:5.2f} s, first iteration on the server {server:5.2f} s")
+    pairs = list(zip(figure_seconds, first_iteration_seconds, strict=True))
+    for seed, (in_browser, on_server) in enumerate(pairs):
+        print(f"seed {seed}: first live figure {in_browser:5.2f} s, first iteration on the server {on_server:5.2f} s")
+    ratios = [in_browser / on_server for in_browser, on_server in pairs]
     print(f"seconds_to_first_figure: {statistics.median(figure_seconds):.2f}")
     print(f"ratio_vs_first_iteration: {statistics.median(ratios):.2f}")
 

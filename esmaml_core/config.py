@@ -19,6 +19,7 @@ from esmaml_core.tasks import TASK_FAMILIES
 METHODS = ("es_maml", "es_maml_first_order", "pg_maml")
 OPERATORS = ("es_grad", "hill_climb", "dpp")
 POLICIES = ("linear", "mlp")
+MAX_LAYER_SIZE = 1024  # ES perturbs every weight: wider layers only exhaust memory
 # Defaults that differ by method; TrainConfig.for_method applies them under the values given.
 METHOD_DEFAULTS: dict[str, dict[str, object]] = {
     "pg_maml": {"optimizer": "adam", "task_batch": 20, "alpha": 0.001, "lr": 0.01},
@@ -93,8 +94,8 @@ class TrainConfig:
                 raise ConfigError("ray_address", self.ray_address, "a Ray address such as auto or ray://host:10001")
             if self.executor != "ray":
                 raise ConfigError("ray_address", self.ray_address, "only the ray executor uses it")
-        if self.policy == "mlp" and (not self.hidden or any(h < 1 for h in self.hidden)):
-            raise ConfigError("hidden", self.hidden, "an MLP needs one or more layer sizes >= 1")
+        if self.policy == "mlp" and (not self.hidden or any(not 1 <= h <= MAX_LAYER_SIZE for h in self.hidden)):
+            raise ConfigError("hidden", self.hidden, f"an MLP needs one or more layer sizes from 1 to {MAX_LAYER_SIZE}")
         for name in ("sigma", "lr", "alpha", "adaptation_sigma"):
             _positive_float(name, getattr(self, name))
         _integer("iterations", self.iterations, minimum=0)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -148,12 +149,17 @@ class TrainingSession:
     _steps: Iterator[IterationResult] | None = field(default=None, repr=False)
     _stepping: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _worker: threading.Thread | None = field(default=None, repr=False)
+    opened_at: float = field(default_factory=time.monotonic, repr=False)
 
     @staticmethod
     def start(config: TrainConfig, root: Path | None = None) -> TrainingSession:
         """Create a run folder for a validated ``config`` and a running session on it."""
         store = create_run(runs_root() if root is None else root, config)
-        trainer, _ = store.restore_trainer()
+        try:
+            trainer, _ = store.restore_trainer()
+        except BaseException:  # e.g. MemoryError for a huge network: leave no empty run behind
+            shutil.rmtree(store.path, ignore_errors=True)
+            raise
         return TrainingSession(trainer, store, default_probe_every(config), Status.RUNNING)._register()
 
     @staticmethod

@@ -112,6 +112,16 @@ def test_pause_resume_and_stop(tmp_path):
     assert session.advance(1.0) == [] and session.iteration == 1
 
 
+def test_a_run_that_cannot_be_set_up_leaves_no_folder(tmp_path, monkeypatch):
+    def out_of_memory(store):
+        raise MemoryError("Unable to allocate 74.5 GiB")
+
+    monkeypatch.setattr(RunStore, "restore_trainer", out_of_memory)
+    with pytest.raises(MemoryError):
+        TrainingSession.start(TrainConfig(iterations=2), tmp_path)
+    assert not any(tmp_path.iterdir())
+
+
 def test_a_stopped_session_reopens_where_it_stopped_and_finishes_like_an_uninterrupted_run(tmp_path):
     config = small_config()
     interrupted = TrainingSession.start(config, tmp_path / "a")

@@ -218,6 +218,29 @@ def test_a_saved_run_can_be_reopened_and_resumed(runs_dir):
     assert len(store.read_metrics()) == 4
 
 
+def test_reopen_opens_each_run_chosen_in_turn(runs_dir):
+    """The picker keeps the choice across reruns, even while iteration counts change."""
+    for name, iterations in (("run-a", 2), ("run-b", 3)):
+        store = RunStore.create(runs_dir / name, TrainConfig(**QUICK, iterations=iterations))
+        trainer, _ = store.restore_trainer()
+        next(run_training(trainer, store, iterations))
+    at = open_page("1_Train")
+    for name in ("run-b", "run-a", "run-b"):
+        at.selectbox(key="train.reopen").set_value(name).run()
+        at.button(key="reopen").click().run()
+        assert at.query_params["run"] == name, f"chose {name}, opened {at.query_params['run']}"
+
+
+def test_a_network_too_large_is_refused_by_name_and_leaves_no_run(runs_dir):
+    at = open_page("1_Train")
+    at.selectbox(key="train.policy").set_value("mlp").run()
+    at.text_input(key="train.hidden_text").input("100000, 100000").run()
+    at.button(key="start").click().run()
+    assert not at.exception
+    assert "Hidden layer sizes" in at.error[0].value and "1024" in at.error[0].value
+    assert list_runs(runs_dir) == [] and not any(runs_dir.iterdir())
+
+
 def test_two_tabs_train_side_by_side_without_disturbing_each_other(runs_dir):
     first, second = open_page("1_Train"), open_page("1_Train")
     start_training(first, iterations=3, seed=1)

@@ -47,6 +47,9 @@ def test_cross_field_rules():
         TrainConfig(eval_tasks=2, probe_tasks=3).validate()
     with pytest.raises(ConfigError, match="hidden"):
         TrainConfig(policy="mlp", hidden=()).validate()
+    with pytest.raises(ConfigError, match="1024"):
+        TrainConfig(policy="mlp", hidden=(64, 100_000)).validate()
+    TrainConfig(policy="mlp", hidden=(1024,)).validate()
 
 
 def test_round_trip_and_unknown_keys():

@@ -1,5 +1,7 @@
 """Train: choose a task, a policy, a method and an operator, then watch the meta-policy learn live."""
 
+import time
+
 import streamlit as st
 from _shared.figures import X_AXES, empty_learning_curves, learning_curves
 from _shared.state import current_session, page_link, page_setup, set_current_session, tick_interval, train_a_little
@@ -29,7 +31,7 @@ METHOD_LABELS = {
 }
 # Lighter than the paper's 150 perturbations, so that one iteration takes ~0.2 s on a laptop.
 DASHBOARD_DEFAULTS = {"perturbations": 50, "iterations": 50}
-HIDDEN_KEY = "train.hidden_text"
+HIDDEN_KEY, HIDDEN_LABEL = "train.hidden_text", "Hidden layer sizes"
 
 # field -> (label, help, step of a number input)
 FIELDS: dict[str, tuple[str, str, float | None]] = {
@@ -103,7 +105,8 @@ def field_input(name: str, method: str, defaults: dict) -> object:
         value = st.number_input(label, min_value=1, step=int(step), key=key, help=help_text, placeholder="task default")
         return None if value is None else int(value)
     if isinstance(defaults[name], int):
-        return int(st.number_input(label, step=int(step), key=key, help=help_text))
+        minimum = 1 if name == "iterations" else None  # a run of 0 iterations would never show anything
+        return int(st.number_input(label, min_value=minimum, step=int(step), key=key, help=help_text))
     return float(st.number_input(label, step=step, format="%g", key=key, help=help_text))
 
 
@@ -114,7 +117,7 @@ def sidebar_form() -> dict | None:
     values = {name: field_input(name, method, defaults) for name in ("task", "policy")}
     if values["policy"] == "mlp":
         st.session_state.setdefault(HIDDEN_KEY, ", ".join(map(str, defaults["hidden"])))
-        values["hidden"] = st.text_input("Hidden layer sizes", key=HIDDEN_KEY, help="e.g. 32, 32")
+        values["hidden"] = st.text_input(HIDDEN_LABEL, key=HIDDEN_KEY, help="e.g. 32, 32")
     for title, names in (*SECTIONS, ("Advanced", ADVANCED)):
         st.subheader(title)
         for name in names:
@@ -131,7 +134,11 @@ def start(values: dict) -> None:
             values = {**values, "hidden": parse_hidden_sizes(values["hidden"])}
         session = TrainingSession.start(build_config(values))
     except ConfigError as error:
-        st.error(f"**{error.field}**: got {error.value!r}; {error.allowed}", icon=":material/error:")
+        label = HIDDEN_LABEL if error.field == "hidden" else FIELDS.get(error.field, (error.field,))[0]
+        st.error(f"**{label}** (`{error.field}`): got {error.value!r}; {error.allowed}", icon=":material/error:")
+        return
+    except (MemoryError, RunStoreError) as error:
+        st.error(f"Cannot set up this run: {error}", icon=":material/error:")
         return
     previous = current_session()
     if previous is not None:
@@ -144,12 +151,15 @@ def reopen_form() -> None:
     if not runs:
         st.caption(f"No saved runs in {runs_root()} yet.")
         return
-    choice = st.selectbox("Saved run", runs, format_func=lambda run: f"{run.name} ({run.iterations_done} it.)")
+    by_name = {run.name: run for run in runs}  # names are stable while a run's iteration count grows
+    name = st.selectbox(
+        "Saved run", tuple(by_name), key="train.reopen", format_func=lambda n: f"{n} ({by_name[n].iterations_done} it.)"
+    )
     if st.button("Reopen", key="reopen"):
         try:
-            set_current_session(TrainingSession.reopen(choice.path))
+            set_current_session(TrainingSession.reopen(by_name[name].path))
         except (RunStoreError, ConfigError) as error:
-            st.error(f"Cannot reopen {choice.name}: {error}")
+            st.error(f"Cannot reopen {name}: {error}")
 
 
 def controls(session: TrainingSession) -> None:
@@ -192,7 +202,9 @@ def progress(session: TrainingSession) -> None:
         st.warning(warning)
     rows = session.store.read_metrics()
     if not rows:
-        st.info("Waiting for the first iteration…")
+        waited = time.monotonic() - session.opened_at
+        typical = "under a second" if isinstance(session.trainer.family, PointTaskFamily) else "tens of seconds"
+        st.info(f"Waiting for the first iteration… {waited:.0f} s so far (on this task one takes {typical}).")
         return
     first, last = rows[0], rows[-1]
     pre, post, steps, wall = st.columns(4)
@@ -239,7 +251,10 @@ if submitted is not None:
 session = current_session()
 if session is None:
     st.info("Choose a task, a policy, a method and an operator in the sidebar, then press **Start training**.")
-    st.caption(f"Runs are saved as they train under `{runs_root()}`: closing the tab loses nothing.")
+    st.caption(
+        f"Runs are saved as they train under `{runs_root()}`: closing the tab loses nothing. "
+        "A run trains while this page is open and waits while you look at other pages."
+    )
     st.plotly_chart(empty_learning_curves(), key="train.placeholder")
 else:
     config = session.config
@@ -247,7 +262,8 @@ else:
     details = config.operator if config.method != "pg_maml" else f"K = {config.queries}"
     st.caption(
         f"{config.task} · {METHOD_LABELS.get(config.method, config.method)} · {details} · "
-        f"{config.policy} policy · seed {config.seed} · saved in `{session.store.path}`"
+        f"{config.policy} policy · seed {config.seed} · saved in `{session.store.path}` · "
+        "trains while this page is open, waits while you look at other pages"
     )
     controls(session)
     live_view(session)

@@ -366,6 +366,19 @@ def test_learn_figures_follow_the_controls(runs_dir):
 # --- Replay ------------------------------------------------------------------------------------------
 
 
+def test_replay_preselects_this_tabs_run_and_keeps_one_choice_per_task(runs_dir):
+    store = RunStore.create(runs_dir / "swimmer-run", TrainConfig(task="fb_swimmer", **QUICK, iterations=1))
+    at = open_page("1_Train", run=store.name)  # the tab's run, as after training it here
+    at.switch_page("pages/3_Replay.py").run()
+    assert at.selectbox(key="replay.task").value == "fb_swimmer"
+    assert at.selectbox(key="replay.source.fb_swimmer").value == str(store.path)
+    at.selectbox(key="replay.source.fb_swimmer").set_value("fresh").run()
+    at.selectbox(key="replay.task").set_value("fb_ant").run()
+    assert "pretrained" in at.selectbox(key="replay.source.fb_ant").format_func(
+        at.selectbox(key="replay.source.fb_ant").value
+    )  # not the untrained policy chosen on another task
+
+
 def test_replay_renders_before_and_after_videos_with_returns(runs_dir):
     at = open_page("3_Replay")
     at.selectbox(key="replay.task").set_value("fb_swimmer").run()

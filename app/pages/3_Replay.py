@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from _shared.figures import POST_COLOR, PRE_COLOR
-from _shared.state import page_setup
+from _shared.state import current_session, page_setup
 
 from esmaml_core.analysis import Replay, list_pretrained, list_runs, load_trainer, replay_adaptation
 from esmaml_core.config import TrainConfig
@@ -60,6 +60,10 @@ st.markdown(
     "from the same start state."
 )
 task_names = [family.name for family in MUJOCO_FAMILIES]
+session = current_session()  # the run this tab trained, preselected (Train's "Replay it as video")
+live_path = str(session.store.path) if session is not None and session.config.task in task_names else None
+if live_path is not None:
+    st.session_state.setdefault("replay.task", session.config.task)
 task = st.selectbox("MuJoCo task", task_names, key="replay.task")
 pretrained, runs = list_pretrained(PRETRAINED_DIR, task=task), list_runs(runs_root(), task=task)
 sources = {str(asset.path): f"pretrained: {asset.name} ({asset.iteration} it.)" for asset in pretrained}
@@ -69,7 +73,10 @@ iterations.update({str(run.path): run.iterations_done for run in runs})
 sources[FRESH] = "untrained meta-policy (iteration 0)"
 if not pretrained and not runs:
     st.caption(f"No pretrained or saved {task} runs yet: the untrained meta-policy is shown until one is trained.")
-source = st.selectbox("Meta-policy", tuple(sources), format_func=sources.get, key="replay.source")
+source_key = f"replay.source.{task}"  # one choice per task: a task change never keeps another task's choice
+if live_path in sources:
+    st.session_state.setdefault(source_key, live_path)
+source = st.selectbox("Meta-policy", tuple(sources), format_func=sources.get, key=source_key)
 direction = st.radio("Task direction", tuple(DIRECTIONS), format_func=DIRECTIONS.get, horizontal=True)
 seed = st.number_input("Seed (start state and adaptation noise)", 0, 10_000, 0, key="replay.seed")
 
@@ -77,14 +84,15 @@ if st.toggle("Render", value=False, key="replay.render", help="a few seconds per
     with st.spinner("Adapting and rendering…"):
         replay = cached_replay(source, iterations.get(source, 0), task, direction, int(seed))
     before, after = st.columns(2)
-    for column, title, video, rewards in (
-        (before, "Before adaptation", replay.before_video, replay.before_rewards),
-        (after, "After adaptation", replay.after_video, replay.after_rewards),
+    gain = replay.after_rewards.sum() - replay.before_rewards.sum()
+    for column, title, video, rewards, delta in (
+        (before, "Before adaptation", replay.before_video, replay.before_rewards, None),
+        (after, "After adaptation", replay.after_video, replay.after_rewards, f"{gain:+.2f} by adapting"),
     ):
         with column:
             st.subheader(title)
             st.video(video, loop=True, autoplay=True, muted=True, alt=f"{title}: {task}, {DIRECTIONS[direction]}")
-            st.metric("Return", f"{rewards.sum():.1f}")
+            st.metric("Return", f"{rewards.sum():.2f}", delta)
     if np.array_equal(replay.before_rewards, replay.after_rewards):
         st.info("Adaptation kept the meta-policy here: none of its K queries did better on this task.")
     st.plotly_chart(rewards_figure(replay), key="replay.rewards")

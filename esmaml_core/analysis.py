@@ -199,6 +199,21 @@ def best_so_far(accepted: np.ndarray) -> np.ndarray:
     return np.maximum.accumulate(np.where(accepted, steps, -1), axis=-1)
 
 
+def explored_paths(
+    probe: ProbeTrajectories, task_index: int, proposals: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The query paths (n, T+1, 2) tried on one probe task, and the path of the policy adaptation holds then.
+
+    For hill climbing, ``proposals`` stops after the first n proposals: the held policy is the
+    best kept so far (the meta-policy if none). Otherwise all K paths and the adapted policy.
+    """
+    queries = probe.query_paths[task_index]
+    if probe.accepted is None or proposals is None or proposals == len(queries):
+        return queries, probe.adapted_paths[task_index]
+    best = best_so_far(probe.accepted[task_index])[proposals - 1] if proposals else -1
+    return queries[:proposals], probe.start_paths[task_index] if best < 0 else queries[best]
+
+
 # --- saved runs ----------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from esmaml_core.analysis import (
     distinct_corners_reached,
     es_gradient_estimate,
     experiment_key,
+    explored_paths,
     final_distances,
     final_returns_rows,
     gaussian_smoothing,
@@ -273,6 +274,17 @@ def test_final_distance_uses_the_last_position():
 def test_best_so_far_tracks_the_last_accepted_proposal():
     accepted = np.array([[False, True, False, True, False], [False] * 5])
     assert best_so_far(accepted).tolist() == [[-1, 1, 1, 3, 3], [-1] * 5]
+
+
+def test_explored_paths_stop_after_the_proposals_shown():
+    queries = np.arange(5 * 2 * 2, dtype=float).reshape(1, 5, 2, 2)  # 1 task, K = 5 paths of 2 points
+    start, adapted = np.full((1, 2, 2), -1.0), queries[:, 3]
+    accepted = np.array([[False, True, False, True, False]])
+    probe = ProbeTrajectories(np.zeros((1, 2)), start, queries, adapted, np.zeros((1, 5)), np.zeros(1), accepted)
+    for proposals, shown, held in ((0, 0, start[0]), (1, 1, start[0]), (3, 3, queries[0, 1]), (5, 5, adapted[0])):
+        paths, held_path = explored_paths(probe, 0, proposals)
+        assert len(paths) == shown
+        np.testing.assert_array_equal(held_path, held)
 
 
 # --- saved runs ---------------------------------------------------------------------------------------

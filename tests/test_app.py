@@ -261,7 +261,7 @@ def test_explore_draws_es_paths_with_metrics_and_moves_through_iterations(runs_d
     at = open_page("2_Explore")
     assert len(at.get("plotly_chart")) == 1
     assert "No PG-MAML run" in at.info[0].value
-    assert set(metrics(at)) == {"Corners reached", "K paths: final distance", "Adapted: final distance"}
+    assert set(metrics(at)) == {"Corners reached", "Paths: end distance", "Adapted: end distance"}
     assert at.select_slider(key="explore.iteration").value == 4
     names = {trace.get("name") for trace in figure_data(at)}
     assert {"kept proposals", "rejected proposals", "meta-policy", "adapted policy", "goal"} <= names
@@ -270,6 +270,8 @@ def test_explore_draws_es_paths_with_metrics_and_moves_through_iterations(runs_d
     at.slider(key="explore.proposals").set_value(0).run()
     shown = {trace.get("name"): trace for trace in figure_data(at)}
     assert "best after 0 proposals" in shown and not coordinates(shown["kept proposals"])
+    assert metrics(at)["Corners reached"] == "0 / 4" and metrics(at)["Paths: end distance"] == "—"
+    assert "Best so far: end distance" in metrics(at)  # the numbers follow the proposals shown
 
 
 def test_explore_plays_through_iterations(runs_dir):
@@ -309,7 +311,7 @@ def test_explore_shows_a_pretrained_meta_policy(runs_dir):
     assert at.selectbox(key="explore.run.False").value.name == "four_corner_es_maml_hill_climb_linear"
     assert at.select_slider(key="explore.iteration").value == 200
     assert "iteration 200" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
-    assert metrics(at)["Adapted: final distance"]
+    assert metrics(at)["Adapted: end distance"]
     at.radio(key="explore.task").set_value("goal_2d").run()  # shipped ES-MAML and PG-MAML assets side by side
     assert len(at.get("plotly_chart")) == 2
     assert at.selectbox(key="explore.run.True").value.name == "goal_2d_pg_maml_linear"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from esmaml_core.analysis import REWARD_RADIUS, CurveBand, best_so_far
+from esmaml_core.analysis import REWARD_RADIUS, CurveBand, explored_paths
 from esmaml_core.es_maml import ProbeTrajectories
 from esmaml_core.tasks.point import CORNERS, PointTaskFamily
 
@@ -129,20 +129,18 @@ def exploration_figure(
     For hill climbing, ``proposals`` limits the view to the first proposals, colours kept ones
     and highlights the best policy so far instead of the final adapted one.
     """
-    queries = probe.query_paths[task_index]
-    shown = len(queries) if proposals is None else proposals
+    queries, highlight = explored_paths(probe, task_index, proposals)
     fig = go.Figure()
     half_width = _task_geometry(fig, family, probe.tasks[task_index])
     if probe.accepted is None:
-        fig.add_trace(_paths_trace(queries[:shown], f"{shown} exploration paths", QUERY_COLOR, 1.2))
-        highlight, highlight_name = probe.adapted_paths[task_index], "adapted policy"
+        fig.add_trace(_paths_trace(queries, f"{len(queries)} exploration paths", QUERY_COLOR, 1.2))
+        highlight_name = "adapted policy"
     else:
-        kept = probe.accepted[task_index][:shown]
-        fig.add_trace(_paths_trace(queries[:shown][~kept], "rejected proposals", QUERY_COLOR, 1.0))
-        fig.add_trace(_paths_trace(queries[:shown][kept], "kept proposals", ACCEPTED_COLOR, 1.6))
-        best = best_so_far(probe.accepted[task_index])[shown - 1] if shown else -1
-        highlight = probe.start_paths[task_index] if best < 0 else queries[best]
-        highlight_name = "adapted policy" if shown == len(queries) else f"best after {shown} proposals"
+        kept = probe.accepted[task_index][: len(queries)]
+        fig.add_trace(_paths_trace(queries[~kept], "rejected proposals", QUERY_COLOR, 1.0))
+        fig.add_trace(_paths_trace(queries[kept], "kept proposals", ACCEPTED_COLOR, 1.6))
+        all_tried = len(queries) == probe.query_paths.shape[1]
+        highlight_name = "adapted policy" if all_tried else f"best after {len(queries)} proposals"
     fig.add_trace(_paths_trace(probe.start_paths[task_index][None], "meta-policy", "#212529", 1.5, "dash"))
     fig.add_trace(_paths_trace(highlight[None], highlight_name, ADAPTED_COLOR, 4.0))
     fig.update_xaxes(range=[-half_width, half_width], zeroline=False)

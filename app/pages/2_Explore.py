@@ -8,6 +8,7 @@ from esmaml_core.analysis import (
     PretrainedPolicy,
     RunSummary,
     distinct_corners_reached,
+    explored_paths,
     final_distances,
     list_pretrained,
     list_runs,
@@ -80,18 +81,22 @@ def choose_source(sources: list[Source], pg: bool, live_name: str | None) -> Sou
     return source
 
 
-def exploration_metrics(family: PointTaskFamily, probe: ProbeTrajectories, task_index: int) -> None:
-    """Small numbers under a plot: what the K queries covered and how close adaptation got."""
-    goal, queries, adapted = probe.tasks[task_index], probe.query_paths[task_index], probe.adapted_paths[task_index]
+def exploration_metrics(
+    family: PointTaskFamily, probe: ProbeTrajectories, task_index: int, proposals: int | None
+) -> None:
+    """Small numbers under a plot: what the queries shown covered and how close the policy held then got."""
+    goal = probe.tasks[task_index]
+    queries, held = explored_paths(probe, task_index, proposals)
     columns = st.columns(3)
     if family.name == "four_corner":
         corners = distinct_corners_reached(queries)
-        columns[0].metric("Corners reached", f"{corners} / 4", help="corners whose reward radius any K path entered")
+        columns[0].metric("Corners reached", f"{corners} / 4", help="corners whose reward radius a path shown entered")
     else:
         columns[0].metric("Exploration paths", len(queries))
-    distance = final_distances(queries, goal).mean()
-    columns[1].metric("K paths: final distance", f"{distance:.2f}", help="mean over their end points")
-    columns[2].metric("Adapted: final distance", f"{final_distances(adapted, goal):.2f}", help="end point to goal")
+    distance = f"{final_distances(queries, goal).mean():.2f}" if len(queries) else "—"
+    columns[1].metric("Paths: end distance", distance, help="mean distance to the goal over the paths' end points")
+    held_label = "Adapted: end distance" if len(queries) == probe.query_paths.shape[1] else "Best so far: end distance"
+    columns[2].metric(held_label, f"{final_distances(held, goal):.2f}", help="its end point to the goal")
 
 
 def step_playback(iterations: list[int], proposals: int | None) -> None:
@@ -145,7 +150,7 @@ def explorer(family: PointTaskFamily, sources: list[Source | None], following_li
                 family, probe, task_index, None if pg else proposals, f"{title.split(':')[0]} · iteration {shown}"
             )
             st.plotly_chart(figure, key=f"explore.figure.{pg}")
-            exploration_metrics(family, probe, task_index)
+            exploration_metrics(family, probe, task_index, None if pg else proposals)
 
 
 page_setup("Explore")

@@ -330,10 +330,11 @@ def test_explore_keeps_this_tabs_run_training_live(runs_dir):
 
 
 def test_compare_groups_seeds_into_bands_and_offers_downloads(runs_dir):
-    for seed in (0, 1):
-        train_saved_run(runs_dir, iterations=3, seed=seed)
+    for seed, iterations in ((0, 3), (1, 4)):
+        train_saved_run(runs_dir, iterations=iterations, seed=seed)
     train_saved_run(runs_dir, iterations=2, sigma=0.05)
     at = open_page("4_Compare")
+    assert any("stops at iteration 3" in caption.value and "has 4" in caption.value for caption in at.caption)
     legend = [trace["name"] for trace in figure_data(at) if trace.get("showlegend") is not False]
     assert sorted(legend) == [
         "four_corner · es_maml · hill_climb · sigma=0.05 (n=1)",

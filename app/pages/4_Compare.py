@@ -44,12 +44,40 @@ if not selected:
     st.stop()
 metric = st.radio("Metric", tuple(METRICS), format_func=METRICS.get, horizontal=True, key="compare.metric")
 groups = group_runs(selected)
-figure = bands_figure({group.label: aggregate_curves(group.runs, metric) for group in groups}, METRICS[metric])
+bands = {group.label: aggregate_curves(group.runs, metric) for group in groups}
+figure = bands_figure(bands, METRICS[metric])
 st.plotly_chart(figure, key="compare.figure")
+for group in groups:
+    longest = max(run.iterations_done for run in group.runs)
+    if len(bands[group.label].iterations) < longest:
+        st.caption(
+            f"{group.label}: the band stops at iteration {len(bands[group.label].iterations)}, the shortest of its "
+            f"{len(group.runs)} runs (the longest has {longest})."
+        )
 
 rows = final_returns_rows(groups)
 st.subheader("Final returns")
-st.dataframe(rows, hide_index=True)
+number = st.column_config.NumberColumn
+st.dataframe(
+    rows,
+    hide_index=True,
+    column_order=(
+        "experiment",
+        "seed",
+        "iterations",
+        "pre_adaptation_return",
+        "post_adaptation_return",
+        "env_steps",
+        "wall_time",
+        "run",
+    ),
+    column_config={
+        "pre_adaptation_return": number("pre-adaptation return", format="%.1f"),
+        "post_adaptation_return": number("post-adaptation return", format="%.1f"),
+        "env_steps": number("env steps", format="%d"),
+        "wall_time": number("wall time (s)", format="%.1f"),
+    },
+)
 
 csv, png, html = st.columns(3)
 csv.download_button("Download table (CSV)", rows_to_csv(rows), "final_returns.csv", "text/csv", key="compare.csv")

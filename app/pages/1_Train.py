@@ -208,18 +208,15 @@ def progress(session: TrainingSession) -> None:
         return
     first, last = rows[0], rows[-1]
     pre, post, steps, wall = st.columns(4)
-    pre.metric(
-        "Pre-adaptation return",
-        f"{last['pre_adaptation_return']:.1f}",
-        f"{last['pre_adaptation_return'] - first['pre_adaptation_return']:+.1f} since it. 1",
-    )
-    post.metric(
-        "Post-adaptation return",
-        f"{last['post_adaptation_return']:.1f}",
-        f"{last['post_adaptation_return'] - first['post_adaptation_return']:+.1f} since it. 1",
-    )
+    for column, stage in ((pre, "pre"), (post, "post")):
+        key = f"{stage}_adaptation_return"
+        change = round(last[key] - first[key], 1)
+        delta = f"{change:+.1f} since it. 1" if change else None  # no green arrow for "no change"
+        column.metric(f"{stage.capitalize()}-adaptation return", f"{last[key]:.1f}", delta)
     steps.metric("Environment steps", f"{last['env_steps']:,}")
-    wall.metric("Wall time", f"{last['wall_time']:.1f} s", f"{last['iteration_seconds']:.2f} s / it.", "off")
+    wall.metric(
+        "Wall time", f"{last['wall_time']:.1f} s", help=f"the last iteration took {last['iteration_seconds']:.2f} s"
+    )
     x_key = st.radio("x axis", tuple(X_AXES), format_func=X_AXES.get, horizontal=True, key="train.x_axis")
     st.plotly_chart(learning_curves(metric_curves(rows), x_key), key="train.curves")
     if config.task == "four_corner":

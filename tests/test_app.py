@@ -231,6 +231,24 @@ def test_reopen_opens_each_run_chosen_in_turn(runs_dir):
         assert at.query_params["run"] == name, f"chose {name}, opened {at.query_params['run']}"
 
 
+def test_mujoco_tasks_start_from_lighter_settings_and_point_tasks_get_theirs_back(runs_dir):
+    at = open_page("1_Train")
+    fields = ("perturbations", "queries", "eval_tasks", "horizon")
+
+    def form() -> tuple:
+        return tuple(at.number_input(key=f"train.{name}").value for name in fields)
+
+    assert form() == (50, 20, 20, None)
+    at.selectbox(key="train.task").set_value("fb_swimmer").run()
+    assert form() == (20, 10, 4, 100)
+    at.selectbox(key="train.task").set_value("four_corner").run()
+    assert form() == (50, 20, 20, None)
+    at.number_input(key="train.eval_tasks").set_value(2).run()
+    at.number_input(key="train.iterations").set_value(1).run()
+    at.button(key="start").click().run()
+    assert not at.error and list_runs(runs_dir)[0].config.eval_tasks == 2  # probe tasks follow: at most 2
+
+
 def test_a_network_too_large_is_refused_by_name_and_leaves_no_run(runs_dir):
     at = open_page("1_Train")
     at.selectbox(key="train.policy").set_value("mlp").run()

@@ -13,10 +13,12 @@ from esmaml_core.optimizers import OPTIMIZERS
 from esmaml_core.runs import RunStoreError
 from esmaml_core.sampling import SAMPLERS
 from esmaml_core.session import (
+    TASK_DEPENDENT_FIELDS,
     Status,
     TrainingSession,
     applicable_operators,
     build_config,
+    form_defaults,
     method_fields,
     parse_hidden_sizes,
     runs_root,
@@ -29,8 +31,6 @@ METHOD_LABELS = {
     "es_maml_first_order": "ES-MAML (first-order / Hessian)",
     "pg_maml": "PG-MAML (policy gradient)",
 }
-# Lighter than the paper's 150 perturbations, so that one iteration takes ~0.2 s on a laptop.
-DASHBOARD_DEFAULTS = {"perturbations": 50, "iterations": 50}
 HIDDEN_KEY, HIDDEN_LABEL = "train.hidden_text", "Hidden layer sizes"
 
 # field -> (label, help, step of a number input)
@@ -56,6 +56,7 @@ FIELDS: dict[str, tuple[str, str, float | None]] = {
     "seed": ("Seed", "the same seed gives the same run", 1),
     "fitness": ("Fitness shaping", "how returns become ES weights", None),
     "horizon": ("Horizon", "episode length; empty: the task's own (100 point tasks, 200 others)", 1),
+    "eval_tasks": ("Evaluation tasks", "held-out tasks scored before and after adaptation every iteration", 1),
 }
 CHOICES = {
     "task": lambda method: tuple(TASK_FAMILIES),
@@ -72,18 +73,25 @@ SECTIONS = (
     ("Adaptation (inner loop, K queries)", ("queries", "alpha", "adaptation_sigma", "init_log_std")),
     ("Run", ("iterations", "seed")),
 )
-ADVANCED = ("fitness", "horizon")
+ADVANCED = ("fitness", "horizon", "eval_tasks")
 KEPT_ON_METHOD_CHANGE = ("task", "method", "policy", "iterations", "seed")
 
 
-def form_defaults(method: str) -> dict:
-    return {**TrainConfig.for_method(method=method).to_dict(), **DASHBOARD_DEFAULTS}
+def chosen_defaults() -> dict:
+    return form_defaults(st.session_state["train.method"], st.session_state["train.task"])
 
 
 def reset_method_defaults() -> None:
     """A new method brings its own defaults (e.g. PG-MAML's Adam and task batch)."""
-    defaults = form_defaults(st.session_state["train.method"])
+    defaults = chosen_defaults()
     for name in FIELDS.keys() - set(KEPT_ON_METHOD_CHANGE):
+        st.session_state[f"train.{name}"] = defaults[name]
+
+
+def reset_task_defaults() -> None:
+    """MuJoCo tasks start lighter (fewer directions, queries and evaluation tasks) than point tasks."""
+    defaults = chosen_defaults()
+    for name in TASK_DEPENDENT_FIELDS:
         st.session_state[f"train.{name}"] = defaults[name]
 
 
@@ -96,12 +104,12 @@ def field_input(name: str, method: str, defaults: dict) -> object:
         options = CHOICES[name](method)
         if st.session_state[key] not in options:
             st.session_state[key] = options[0]
-        on_change = reset_method_defaults if name == "method" else None
+        on_change = {"method": reset_method_defaults, "task": reset_task_defaults}.get(name)
         format_func = METHOD_LABELS.get if name == "method" else str
         return st.selectbox(label, options, key=key, help=help_text, on_change=on_change, format_func=format_func)
     if isinstance(defaults[name], bool):
         return st.checkbox(label, key=key, help=help_text)
-    if defaults[name] is None:  # e.g. the horizon: empty means the task's own
+    if name == "horizon":  # empty means the task's own
         value = st.number_input(label, min_value=1, step=int(step), key=key, help=help_text, placeholder="task default")
         return None if value is None else int(value)
     if isinstance(defaults[name], int):
@@ -113,7 +121,7 @@ def field_input(name: str, method: str, defaults: dict) -> object:
 def sidebar_form() -> dict | None:
     """The run's options; returns the raw values when Start is pressed, else None."""
     method = st.session_state.get("train.method", TrainConfig.method)
-    defaults = form_defaults(method)
+    defaults = form_defaults(method, st.session_state.get("train.task", TrainConfig.task))
     values = {name: field_input(name, method, defaults) for name in ("task", "policy")}
     if values["policy"] == "mlp":
         st.session_state.setdefault(HIDDEN_KEY, ", ".join(map(str, defaults["hidden"])))

@@ -69,3 +69,16 @@ def test_operators_by_name():
     assert isinstance(make_operator("hill_climb", 5, 0.1, 0.05), HillClimbAdaptation)
     with pytest.raises(KeyError, match="unknown operator"):
         make_operator("newton", 5, 0.1, 0.05)
+
+
+def test_hill_climbing_proposes_around_the_best_so_far(rng):
+    objective = concave_quadratic(rng.normal(size=4), np.eye(4))
+    starts = rng.normal(size=(6, 4))
+    result = HillClimbAdaptation(queries=10, sigma=0.3).adapt(
+        FunctionEvaluator(objective), starts, np.zeros((6, 1)), rng
+    )
+    best = starts.copy()
+    for k in range(10):
+        np.testing.assert_allclose(result.query_params[:, k], best + 0.3 * result.query_directions[:, k])
+        best = np.where(result.accepted[:, k, None], result.query_params[:, k], best)
+    np.testing.assert_array_equal(result.adapted_params, best)

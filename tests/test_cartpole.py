@@ -10,7 +10,7 @@ import esmaml_core.envs  # noqa: F401  (registers the env ids)
 from esmaml_core.config import TrainConfig
 from esmaml_core.policies import make_policy
 from esmaml_core.tasks import ObsNormalizer
-from esmaml_core.tasks.cartpole import BIAS_RANGE, BIASED_SENSOR_CARTPOLE, physics_step
+from esmaml_core.tasks.cartpole import BIAS_RANGE, BIASED_SENSOR_CARTPOLE, fallen, physics_step
 from esmaml_core.trainer import make_trainer
 
 ENV_ID = "esmaml/BiasedSensorCartPole-v0"
@@ -177,3 +177,13 @@ def test_es_maml_learns_to_balance_and_adaptation_helps():
     assert results[-1].post_adaptation_return > results[0].post_adaptation_return + 100
     gains = [result.post_adaptation_return - result.pre_adaptation_return for result in results[1:]]
     assert np.mean(gains) > 5
+
+
+def test_termination_matches_gymnasium_cartpole(rng):
+    """fallen() against gymnasium's own terminated flag, on states on both sides of both limits."""
+    reference = CartPoleEnv()
+    reference.reset(seed=0)
+    for state in rng.uniform([-2.6, -1.0, -0.25, -1.0], [2.6, 1.0, 0.25, 1.0], size=(400, 4)):
+        reference.state = state.copy()
+        _, _, terminated, _, _ = reference.step(1)
+        assert fallen(physics_step(state[None], np.array([[1.0]])))[0] == terminated

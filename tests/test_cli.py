@@ -7,9 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from esmaml_core.cli import TRAIN_OPTIONS, build_parser, config_for_new_run, flag, given_config_values, train_command
+from esmaml_core import trainer as trainer_module
+from esmaml_core.cli import (
+    TRAIN_OPTIONS,
+    build_parser,
+    config_for_new_run,
+    flag,
+    given_config_values,
+    main,
+    train_command,
+)
 from esmaml_core.config import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,10 +89,22 @@ def test_train_resume_and_eval(tmp_path):
     assert forced.returncode == 0 and len(Path(run, "metrics.jsonl").read_text().splitlines()) == 1
 
 
-def test_eval_refuses_a_missing_run_and_bad_task_count(tmp_path):
+def test_eval_refuses_a_missing_run_and_bad_task_count(tmp_path, capsys):
     missing = cli("eval", "--run", str(tmp_path / "nothing"))
     assert missing.returncode == 2 and "neither a run folder nor a pretrained asset" in missing.stderr
     assert "Traceback" not in missing.stderr
+    asset = str(ROOT / "assets/pretrained/goal_2d_es_maml_hill_climb_linear")
+    for command in (["eval", "--run", asset], ["export", "--run", asset, "--out", str(tmp_path / "copy")]):
+        assert main([*command, "--tasks", "0"]) == 2
+        assert "--tasks" in capsys.readouterr().err
+    assert main(["render", "--run", asset, "--task-index", "-1", "--out", str(tmp_path / "v.mp4")]) == 2
+    assert "task-index" in capsys.readouterr().err
+
+
+def test_training_that_diverges_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(trainer_module, "ascent_step", lambda name, params, *rest: (params * np.nan, rest[1]))
+    assert main(["train", *FAST, "--iterations", "2", "--quiet", "--out", str(tmp_path / "run")]) == 1
+    assert "last good checkpoint" in capsys.readouterr().err
 
 
 def test_help_documents_every_option():

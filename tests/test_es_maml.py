@@ -1,11 +1,15 @@
 """ES-MAML meta-gradients on known objectives, and the iteration outputs the app relies on."""
 
+import copy
+
 import numpy as np
 import pytest
 
 from esmaml_core.adaptation import ESGradientAdaptation
 from esmaml_core.config import TrainConfig
 from esmaml_core.es_maml import FirstOrderESMAML, ZeroOrderESMAML
+from esmaml_core.evaluation import RunningObsStats
+from esmaml_core.fitness import zscore
 from esmaml_core.tasks import get_task_family
 from esmaml_core.trainer import make_trainer
 from tests.fakes import FunctionEvaluator, concave_quadratic
@@ -112,3 +116,55 @@ def test_held_out_tasks_never_shape_the_observation_normaliser(overrides):
     assert first.obs_stats.count < first.env_steps  # eval steps count as env steps, not as statistics
     np.testing.assert_array_equal(first.obs_stats.total, second.obs_stats.total)
     np.testing.assert_array_equal(first.obs_stats.total_sq, second.obs_stats.total_sq)
+
+
+def test_zero_order_meta_gradient_is_the_documented_formula(rng):
+    """Antithetic pairs share a task, evaluation rows run theta itself, and the gradient is
+    shape(R) @ directions / (rows * sigma) over the perturbed rows' post-adaptation returns."""
+    config = TrainConfig(task="goal_2d", perturbations=50, queries=3, eval_tasks=2, probe_tasks=0, sigma=0.05)
+    learner = ZeroOrderESMAML(config, get_task_family("goal_2d"))
+    dim = learner.policy.num_params
+    theta = np.linspace(-1.0, 1.0, dim)
+    objective = concave_quadratic(np.ones(dim), np.eye(dim))
+    evaluate = FunctionEvaluator(objective)
+    directions = learner.sampler.draw(copy.deepcopy(rng), config.perturbations, dim)  # the draw the learner makes
+    result = learner.meta_gradient(theta, evaluate, rng)
+    rows = 2 * config.perturbations
+    np.testing.assert_array_equal(evaluate.tasks[0][0:rows:2], evaluate.tasks[0][1:rows:2])
+    np.testing.assert_allclose(result.pre_adaptation_returns, objective(np.stack([theta, theta])))
+    expected = zscore(evaluate.returns[-1][:rows]) @ directions / (rows * config.sigma)
+    np.testing.assert_allclose(result.gradient, expected)
+
+
+def test_es_hessian_is_the_centred_formula_with_the_adaptation_sigma(rng):
+    """H v = mean_k((z_k - mean z) eps_k eps_k^T v) / sigma_a^2 per task, with meta sigma != sigma_a."""
+    dim, adaptation_sigma, queries = 3, 0.1, 5
+    objective = concave_quadratic(np.zeros(dim), np.diag([1.0, 2.0, 4.0]))
+    config = TrainConfig(
+        task="goal_2d",
+        method="es_maml_first_order",
+        operator="es_grad",
+        hessian=True,
+        sigma=0.05,
+        adaptation_sigma=adaptation_sigma,
+    )
+    learner = FirstOrderESMAML(config, get_task_family("goal_2d"))
+    operator = ESGradientAdaptation(queries=queries, sigma=adaptation_sigma)
+    adaptation = operator.adapt(FunctionEvaluator(objective), np.zeros((4, dim)), np.zeros((4, 1)), rng)
+    vectors = rng.normal(size=(4, dim))
+    values = np.concatenate([adaptation.start_returns[:, None], adaptation.query_returns], axis=1)
+    z = zscore(values)[:, 1:]
+    expected = [
+        sum((z[t, k] - z[t].mean()) * np.outer(eps, eps) @ vectors[t] for k, eps in enumerate(directions))
+        / (queries * adaptation_sigma**2)
+        for t, directions in enumerate(adaptation.query_directions)
+    ]
+    np.testing.assert_allclose(learner._hessian_times(adaptation, 4, vectors), np.stack(expected))
+
+
+def test_running_statistics_give_the_mean_and_std_of_every_observation(rng):
+    observations = rng.normal(3.0, 2.0, size=(500, 2))
+    stats = RunningObsStats.empty(2).added(len(observations), observations.sum(0), (observations**2).sum(0))
+    normalizer = stats.normalizer()
+    np.testing.assert_allclose(normalizer.mean, observations.mean(axis=0))
+    np.testing.assert_allclose(normalizer.std, observations.std(axis=0))

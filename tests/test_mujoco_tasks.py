@@ -12,7 +12,7 @@ from gymnasium.utils.env_checker import check_env
 from esmaml_core.envs import FORWARD_BACKWARD_ENVS
 from esmaml_core.policies import make_policy
 from esmaml_core.tasks import ObsNormalizer, get_task_family
-from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES
+from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES, _ant_healthy
 
 FAMILY_ENV_IDS = {family: env_id for env_id, family in FORWARD_BACKWARD_ENVS.items()}
 # gymnasium's own env and the keyword arguments that give it our constants (d = +1)
@@ -112,6 +112,30 @@ def test_forward_task_is_gymnasium_v5(name):
             assert reward == expected_reward
         if end:
             break
+
+
+def test_ant_return_differs_from_gymnasium_by_a_small_part_of_its_contact_cost():
+    """Over an episode the contact-term difference is far below the contact cost itself (0.011 vs 0.29)."""
+    reference = gym.make("Ant-v5").unwrapped
+    ours = gym.make(FAMILY_ENV_IDS["fb_ant"]).unwrapped
+    reference.reset(seed=7)
+    ours.reset(seed=7, options={"task": [1.0]})
+    ours_total = reference_total = contact_reward = 0.0
+    for action in np.random.default_rng(3).uniform(-1, 1, (200, 8)):
+        _, expected_reward, end, _, info = reference.step(action)
+        _, reward, _, _, _ = ours.step(action)
+        ours_total, reference_total = ours_total + reward, reference_total + expected_reward
+        contact_reward += info["reward_contact"]
+        if end:
+            break
+    assert abs(contact_reward) > 0.1
+    assert abs(ours_total - reference_total) < 0.1 * abs(contact_reward)
+
+
+def test_ant_is_healthy_with_its_torso_between_0_2_and_1():
+    qpos = np.zeros((4, 15))
+    qpos[:, 2] = [0.19, 0.2, 1.0, 1.01]
+    np.testing.assert_array_equal(_ant_healthy(qpos, np.zeros((4, 14))), [False, True, True, False])
 
 
 def test_ant_contact_forces_are_computed():

@@ -1,13 +1,23 @@
 """The run store: bit-for-bit resume, refused corrupt checkpoints, divergence keeps the last good state."""
 
 import json
+import os
 import stat
 
 import numpy as np
 import pytest
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.runs import FILE_MODE, CheckpointError, RunStore, RunStoreError, load_checkpoint, run_training
+from esmaml_core.runs import (
+    FILE_MODE,
+    KEEP_CHECKPOINTS,
+    CheckpointError,
+    RunStore,
+    RunStoreError,
+    atomic_write,
+    load_checkpoint,
+    run_training,
+)
 from esmaml_core.trainer import DivergenceError
 
 SMALL = dict(task="goal_2d", operator="hill_climb", perturbations=8, queries=4, eval_tasks=3, probe_tasks=0)
@@ -119,3 +129,25 @@ def test_run_files_get_the_permissions_open_would_give(tmp_path):
     store, _, _, _ = train(tmp_path / "run", 1)
     for path in [store.path / "config.json", *store.checkpoints()]:
         assert stat.S_IMODE(path.stat().st_mode) == FILE_MODE, path.name
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "checkpoint"
+    atomic_write(path, b"old")
+
+    def disk_full(descriptor):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError):
+        atomic_write(path, b"new")
+    assert path.read_bytes() == b"old" and list(tmp_path.iterdir()) == [path]
+
+
+def test_only_the_newest_checkpoints_are_kept(tmp_path):
+    config = TrainConfig(task="goal_2d", perturbations=4, queries=2, eval_tasks=2, probe_tasks=0, iterations=5)
+    store = RunStore.create(tmp_path / "run", config)
+    trainer, _ = store.restore_trainer()
+    list(run_training(trainer, store, 5))
+    assert [path.name for path in store.checkpoints()] == [f"iter_{i:06d}.npz" for i in range(3, 6)]
+    assert KEEP_CHECKPOINTS == 3

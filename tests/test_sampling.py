@@ -83,3 +83,9 @@ def test_dpp_picks_are_distinct_and_more_spread_than_random(rng):
 def test_unknown_sampler_is_refused():
     with pytest.raises(KeyError, match="unknown sampler"):
         make_sampler("sobol")
+
+
+def test_orthogonal_row_norms_are_chi_distributed(rng):
+    """Not just E|g|^2 = d: constant norms sqrt(d) would pass that, not Var|g|^2 = 2d."""
+    norms = np.linalg.norm(make_sampler("orthogonal").draw(rng, 6000, 6), axis=1)
+    assert np.var(norms**2) == pytest.approx(12.0, rel=0.15)

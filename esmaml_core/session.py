@@ -47,7 +47,16 @@ METHOD_FIELDS: dict[str, tuple[str, ...]] = {
     "pg_maml": ("alpha", "task_batch", "inner_steps", "init_log_std", "first_order"),
 }
 COMMON_FIELDS = (
-    *("task", "method", "policy", "hidden", "iterations", "seed", "lr", "optimizer", "queries", "horizon"),
+    "task",
+    "method",
+    "policy",
+    "hidden",
+    "iterations",
+    "seed",
+    "lr",
+    "optimizer",
+    "queries",
+    "horizon",
     "eval_tasks",
 )
 # The dashboard's starting values, lighter than the paper's so a run shows progress soon: a

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root
 
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-from esmaml_core.analysis import list_runs  # noqa: E402
+from esmaml_core.comparison import list_runs  # noqa: E402
 from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard, start_training  # noqa: E402
 
 ITERATIONS = 5

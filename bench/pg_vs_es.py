@@ -14,16 +14,12 @@ printed. The first ``--warmup`` iterations (JAX compiles PG-MAML there) are not 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from esmaml_core.config import TrainConfig  # noqa: E402
-from esmaml_core.trainer import make_trainer  # noqa: E402
+from esmaml_core.config import TrainConfig
+from esmaml_core.trainer import make_trainer
 
 CONFIGS = {
     "ES-MAML (hill climbing)": TrainConfig.for_method(method="es_maml", task="goal_2d", perturbations=26),

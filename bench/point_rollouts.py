@@ -14,20 +14,16 @@ runs (as ``timeit`` does); the gymnasium loop takes seconds and is timed once.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import esmaml_core.envs  # noqa: E402,F401  (registers the env ids)
-from esmaml_core.config import TrainConfig  # noqa: E402
-from esmaml_core.policies import make_policy  # noqa: E402
-from esmaml_core.tasks import ObsNormalizer, get_task_family  # noqa: E402
-from esmaml_core.trainer import make_trainer  # noqa: E402
+import esmaml_core.envs  # noqa: F401 (registers the env ids)
+from esmaml_core.config import TrainConfig
+from esmaml_core.policies import make_policy
+from esmaml_core.tasks import ObsNormalizer, get_task_family
+from esmaml_core.trainer import make_trainer
 
 ENV_IDS = {"four_corner": "esmaml/FourCorner-v0", "goal_2d": "esmaml/Goal2D-v0"}
 

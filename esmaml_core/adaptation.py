@@ -19,6 +19,7 @@ import numpy as np
 
 from esmaml_core.evaluation import BatchEvaluator
 from esmaml_core.fitness import zscore
+from esmaml_core.registry import Entry, Registry
 from esmaml_core.sampling import DPPSampler, GaussianSampler
 
 
@@ -117,12 +118,19 @@ class HillClimbAdaptation:
         )
 
 
+OPERATORS = Registry(
+    "operator",
+    {
+        "es_grad": Entry(ESGradientAdaptation, "ES gradient"),
+        "hill_climb": Entry(lambda queries, sigma, step_size: HillClimbAdaptation(queries, sigma), "hill climbing"),
+        "dpp": Entry(
+            lambda queries, sigma, step_size: ESGradientAdaptation(queries, sigma, step_size, DPPSampler(scale=sigma)),
+            "DPP (ES gradient, diverse queries)",
+        ),
+    },
+)
+
+
 def make_operator(name: str, queries: int, sigma: float, step_size: float) -> AdaptationOperator:
     """The adaptation operator called ``name`` with K = ``queries``."""
-    if name == "es_grad":
-        return ESGradientAdaptation(queries, sigma, step_size)
-    if name == "dpp":
-        return ESGradientAdaptation(queries, sigma, step_size, DPPSampler(scale=sigma))
-    if name == "hill_climb":
-        return HillClimbAdaptation(queries, sigma)
-    raise KeyError(f"unknown operator {name!r}; known: es_grad, hill_climb, dpp")
+    return OPERATORS.make(name, queries, sigma, step_size)

@@ -1,22 +1,25 @@
-"""Pretrained meta-policies: a trained run exported as ``<name>.npz`` + ``<name>.json``.
+"""Pretrained meta-policies: the file format of an exported run, ``<name>.npz`` + ``<name>.json``.
 
 The ``.npz`` holds the full trainer state (as a checkpoint, ``allow_pickle=False``); the
 ``.json`` holds the config, the final training metrics, the held-out evaluation that was
-recorded at export time, and the command that made it. ``load_trainer`` accepts a run
-folder or an asset (either file, or the path without suffix), so ``eval`` and ``render``
-work on both.
+recorded at export time, and the command that made it. ``RunStore.export`` writes
+assets; ``esmaml_core.runs.load_trainer`` loads a run folder or an asset alike.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.runs import RunStore, RunStoreError, atomic_write, load_checkpoint, save_arrays
-from esmaml_core.trainer import Trainer, make_trainer
+from esmaml_core.errors import ConfigError, RunStoreError
+from esmaml_core.files import atomic_write, load_checkpoint, save_arrays
+from esmaml_core.trainer import Trainer, TrainerState, make_trainer
 
 EVALUATION_SEED = 0
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PRETRAINED_DIR = PROJECT_ROOT / "assets" / "pretrained"  # the meta-policies shipped with the project
 
 
 def asset_paths(path: str | Path) -> tuple[Path, Path]:
@@ -31,43 +34,58 @@ def is_asset(path: str | Path) -> bool:
     return params_path.is_file() and meta_path.is_file()
 
 
-def export_asset(store: RunStore, out: str | Path, tasks: int, made_by: str) -> dict:
-    """Write the run's newest good state as an asset, with a held-out evaluation of it."""
-    trainer, _ = store.load_trainer()
-    with trainer:
-        outcome = trainer.evaluate(tasks, split="test", seed=EVALUATION_SEED)
+def write_asset(out: str | Path, state: TrainerState, meta: dict) -> None:
+    """Write an asset: the state as ``<out>.npz``, ``meta`` as ``<out>.json``."""
     params_path, meta_path = asset_paths(out)
-    params_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics = store.read_metrics()
-    meta = {
-        "config": trainer.config.to_dict(),
-        "iteration": trainer.state.iteration,
-        "final_metrics": metrics[-1] if metrics else None,
-        "evaluation": {
-            "tasks": tasks,
-            "split": "test",
-            "seed": EVALUATION_SEED,
-            "pre_adaptation_return": float(outcome.pre_adaptation_returns.mean()),
-            "post_adaptation_return": float(outcome.post_adaptation_returns.mean()),
-        },
-        "made_by": made_by,
-    }
-    save_arrays(params_path, trainer.state.to_arrays())
+    save_arrays(params_path, state.to_arrays())
     atomic_write(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
-    return meta
 
 
 def read_asset_meta(path: str | Path) -> dict:
-    return json.loads(asset_paths(path)[1].read_text())
+    """The ``.json`` of an asset; RunStoreError naming the file if it is not an asset's."""
+    meta_path = asset_paths(path)[1]
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunStoreError(f"{meta_path} is unreadable: {error}") from error
+    if not isinstance(meta, dict) or "config" not in meta or "iteration" not in meta:
+        raise RunStoreError(f"{meta_path} is not a pretrained asset's description (no config and iteration)")
+    return meta
 
 
-def load_trainer(path: str | Path) -> tuple[Trainer, list[str]]:
-    """A trainer restored from a run folder or a pretrained asset, and any warnings."""
-    if is_asset(path):
-        params_path, _ = asset_paths(path)
-        trainer = make_trainer(TrainConfig.from_dict(read_asset_meta(path)["config"]))
-        trainer.state = load_checkpoint(params_path)
-        return trainer, []
-    if Path(path).is_dir():
-        return RunStore.open(path).load_trainer()
-    raise RunStoreError(f"{path} is neither a run folder nor a pretrained asset (<name>.npz + <name>.json)")
+def asset_trainer(path: str | Path) -> Trainer:
+    """A trainer holding the asset's meta-policy."""
+    trainer = make_trainer(TrainConfig.from_dict(read_asset_meta(path)["config"]))
+    trainer.state = load_checkpoint(asset_paths(path)[0])
+    return trainer
+
+
+@dataclass(frozen=True)
+class PretrainedPolicy:
+    """A shipped meta-policy; ``path`` is its name without suffix."""
+
+    path: Path
+    config: TrainConfig
+    iteration: int
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def list_pretrained(root: str | Path = PRETRAINED_DIR, task: str | None = None) -> list[PretrainedPolicy]:
+    """Pretrained assets under ``root``, by name, optionally only one task's; unreadable ones are left out."""
+    found = []
+    for meta_path in sorted(Path(root).glob("*.json")):
+        if not is_asset(meta_path):
+            continue
+        try:
+            meta = read_asset_meta(meta_path)
+            policy = PretrainedPolicy(
+                meta_path.with_suffix(""), TrainConfig.from_dict(meta["config"]), meta["iteration"]
+            )
+        except (RunStoreError, ConfigError, TypeError):
+            continue
+        if task is None or policy.config.task == task:
+            found.append(policy)
+    return found

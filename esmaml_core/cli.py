@@ -15,84 +15,47 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from dataclasses import fields
 
-from esmaml_core.assets import export_asset, load_trainer
-from esmaml_core.config import EXECUTION_FIELDS, METHOD_DEFAULTS, METHODS, OPERATORS, POLICIES, ConfigError, TrainConfig
-from esmaml_core.executors import EXECUTORS
-from esmaml_core.fitness import FITNESS_SHAPINGS
-from esmaml_core.optimizers import OPTIMIZERS
-from esmaml_core.runs import CheckpointError, RunStore, RunStoreError, run_training
-from esmaml_core.sampling import SAMPLERS
-from esmaml_core.tasks import TASK_FAMILIES
+from esmaml_core.config import EXECUTION_FIELDS, OPTIONS, ConfigError, Option, TrainConfig, applies, requirement
+from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunStoreError
+from esmaml_core.runs import RunStore, load_trainer, run_training
 from esmaml_core.tasks.base import fixed_tasks
-from esmaml_core.trainer import DivergenceError
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
 
-# (field, argparse keyword arguments); the flag is --field with "_" -> "-".
-TRAIN_OPTIONS: list[tuple[str, dict]] = [
-    ("task", dict(choices=list(TASK_FAMILIES), help="task family")),
-    ("method", dict(choices=list(METHODS), help="meta-learning method")),
-    ("operator", dict(choices=list(OPERATORS), help="adaptation operator U_T")),
-    ("policy", dict(choices=list(POLICIES), help="policy class")),
-    ("hidden", dict(type=int, nargs="+", metavar="SIZE", help="MLP hidden layer sizes (with --policy mlp)")),
-    ("iterations", dict(type=int, help="total meta-iterations (with --resume: the new total)")),
-    ("seed", dict(type=int, help="random seed; the same seed gives the same run")),
-    ("sigma", dict(type=float, help="meta-level perturbation scale")),
-    ("perturbations", dict(type=int, help="meta-level perturbation directions n per iteration (antithetic: 2n rows)")),
-    ("sampler", dict(choices=list(SAMPLERS), help="meta-level perturbation sampler")),
-    ("lr", dict(type=float, help="meta learning rate")),
-    ("optimizer", dict(choices=list(OPTIMIZERS), help="meta optimizer")),
-    ("fitness", dict(choices=list(FITNESS_SHAPINGS), help="fitness shaping of meta-level returns")),
-    ("queries", dict(type=int, help="K, queries per task in adaptation (pg_maml: trajectories per task)")),
-    ("alpha", dict(type=float, help="adaptation step size (pg_maml: inner policy-gradient step)")),
-    ("adaptation_sigma", dict(type=float, help="adaptation perturbation scale")),
-    ("horizon", dict(type=int, help="episode length (default: the task's own: 100 point tasks, 200 others)")),
-    ("task_batch", dict(type=int, help="tasks per iteration (first-order ES-MAML, pg_maml)")),
-    ("eval_tasks", dict(type=int, help="held-out tasks scored every iteration")),
-    ("probe_tasks", dict(type=int, help="evaluation tasks whose paths are recorded for the dashboard")),
-    ("inner_steps", dict(type=int, help="pg_maml: policy-gradient steps in adaptation, new trajectories each")),
-    ("init_log_std", dict(type=float, help="pg_maml: initial log standard deviation of the Gaussian policy")),
-    ("executor", dict(choices=list(EXECUTORS), help="where rollouts run; results are identical on each")),
-    ("workers", dict(type=int, help="worker processes or Ray tasks per rollout (process, ray)")),
-    (
-        "ray_address",
-        dict(help="Ray cluster to join, e.g. auto or ray://host:10001 (default: $RAY_ADDRESS or a local Ray)"),
-    ),
-]
-TRAIN_FLAGS: list[tuple[str, str, str]] = [
-    # (field, flag, help): boolean switches
-    ("hessian", "--hessian", "add the ES-Hessian term to first-order ES-MAML"),
-    ("first_order", "--first-order", "pg_maml: first-order MAML (no gradient through the inner step)"),
-]
-
-
-# Shown in a reconstructed train command even at their defaults, so it reads on its own.
-SPELLED_OUT = ("task", "method", "operator", "policy", "hidden", "iterations", "seed")
-
 
 def flag(field: str) -> str:
+    """The command-line option of a config field: ``adaptation_sigma`` -> ``--adaptation-sigma``."""
     return "--" + field.replace("_", "-")
+
+
+def switch(field: str, default: bool) -> str:
+    """A boolean field's option: ``--hessian`` turns on a field that defaults to off, ``--no-obs-norm`` the reverse."""
+    return flag(field) if not default else "--no-" + flag(field)[2:]
+
+
+def shown_value(value: object) -> str:
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
 def train_command(config: TrainConfig, out: str) -> str:
     """A ``train`` command that makes ``config`` in ``out``: the main choices, then every option off its default.
 
-    Where rollouts run is left out (it does not change results); so are options the
-    method or policy ignores (the operator for pg_maml, layer sizes for a linear policy).
+    Where rollouts run is left out (it does not change results); so are options the run
+    does not read (the operator for pg_maml, layer sizes for a linear policy).
     """
-    defaults = TrainConfig.for_method(method=config.method)
-    ignored = {*EXECUTION_FIELDS, *(("operator",) if config.method == "pg_maml" else ())}
-    ignored |= set() if config.policy == "mlp" else {"hidden"}
+    defaults, values = TrainConfig.for_method(method=config.method), config.to_values()
     words = ["python -m esmaml_core train"]
-    for field, _ in TRAIN_OPTIONS:
-        value = getattr(config, field)
-        if field not in ignored and (field in SPELLED_OUT or value != getattr(defaults, field)):
-            words.append(f"{flag(field)} {' '.join(map(str, value)) if isinstance(value, tuple) else value}")
-    words += [name for field, name, _ in TRAIN_FLAGS if getattr(config, field)]
-    words += [] if config.obs_norm else ["--no-obs-norm"]
+    for name, declared in OPTIONS.items():
+        value = values[name]
+        if declared.execution or not applies(name, values):
+            continue
+        if declared.kind == "bool":
+            words += [switch(name, getattr(defaults, name))] if value != getattr(defaults, name) else []
+        elif declared.spelled_out or value != getattr(defaults, name):
+            words.append(f"{flag(name)} {shown_value(value)}")
     return " ".join([*words, f"--out {out}"])
 
 
@@ -103,35 +66,67 @@ class ArgumentParser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"error: {message} (see --help)\n")
 
 
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+ARGUMENT_TYPES = {
+    "int": {"type": int},
+    "float": {"type": float},
+    "sizes": {"type": int, "nargs": "+", "metavar": "SIZE"},
+}
+
+
+def option_help(name: str, declared: Option) -> str:
+    """The option's help with its default, and any method's own default."""
+    default = TrainConfig.__dataclass_fields__[name].default
+    text = declared.help
+    if default is not None and declared.kind != "bool":  # an optional field's help says what leaving it out means
+        shown = shown_value(default) + "".join(f"; {method}: {value}" for method, value in declared.method_defaults)
+        text += f" (default: {shown})"
+    limits = requirement(name)
+    return f"{text} [{limits}]" if limits else text
+
+
+def add_train_options(parser: argparse.ArgumentParser) -> None:
+    """One command-line option per declared config field."""
+    for name, declared in OPTIONS.items():
+        default = TrainConfig.__dataclass_fields__[name].default
+        if declared.kind == "bool":
+            parser.add_argument(
+                switch(name, default),
+                dest=name,
+                action="store_const",
+                const=not default,
+                default=None,
+                help=option_help(name, declared),
+            )
+            continue
+        kwargs = ARGUMENT_TYPES.get(declared.kind, {})
+        if declared.kind == "choice":
+            kwargs = {"choices": list(declared.choices)}
+        parser.add_argument(flag(name), dest=name, default=None, help=option_help(name, declared), **kwargs)
+
+
 def build_parser() -> ArgumentParser:
-    defaults = TrainConfig()
     parser = ArgumentParser(
         prog="python -m esmaml_core", description="ES-MAML Studio: train and evaluate meta-policies"
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=ArgumentParser)
 
     train = commands.add_parser("train", help="meta-train a policy into a run folder")
-    for field, kwargs in TRAIN_OPTIONS:
-        default = getattr(defaults, field)
-        shown = " ".join(map(str, default)) if isinstance(default, tuple) else str(default)
-        shown += "".join(f"; {method}: {given[field]}" for method, given in METHOD_DEFAULTS.items() if field in given)
-        help_text = kwargs["help"] if default is None else f"{kwargs['help']} (default: {shown})"  # None: says its own
-        train.add_argument(flag(field), dest=field, default=None, **{**kwargs, "help": help_text})
-    for field, name, help_text in TRAIN_FLAGS:
-        train.add_argument(name, dest=field, action="store_const", const=True, default=None, help=help_text)
-    train.add_argument(
-        "--no-obs-norm",
-        dest="obs_norm",
-        action="store_const",
-        const=False,
-        default=None,
-        help="do not normalise observations by their running mean and std",
-    )
+    add_train_options(train)
     train.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last good checkpoint")
     train.add_argument("--force", action="store_true", help="replace an existing --out folder")
     train.add_argument(
-        "--probe-every", type=int, default=0, help="record probe trajectories every N iterations (default: 0, never)"
+        "--probe-every",
+        type=non_negative_int,
+        default=0,
+        help="save probe paths into the run every N iterations (default: 0, never)",
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -164,17 +159,10 @@ def build_parser() -> ArgumentParser:
 
 def given_config_values(args: argparse.Namespace) -> dict:
     """The TrainConfig fields the user set on the command line."""
-    names = {f.name for f in fields(TrainConfig)}
-    values = {name: value for name, value in vars(args).items() if name in names and value is not None}
+    values = {name: value for name, value in vars(args).items() if name in OPTIONS and value is not None}
     if "hidden" in values:
         values["hidden"] = tuple(values["hidden"])
     return values
-
-
-def config_for_new_run(values: dict) -> TrainConfig:
-    if "hidden" in values and values.get("policy", TrainConfig.policy) != "mlp":
-        raise ConfigError("hidden", values["hidden"], "only applies with --policy mlp")
-    return TrainConfig.for_method(**values).validate()
 
 
 def config_for_resume(store: RunStore, values: dict) -> TrainConfig:
@@ -207,7 +195,7 @@ def command_train(args: argparse.Namespace) -> int:
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
     else:
-        config = config_for_new_run(values)
+        config = TrainConfig.from_given(values)
         store = RunStore.create(args.out, config, force=args.force)
         trainer, _ = store.restore_trainer()
     if trainer.state.iteration >= config.iterations:
@@ -232,7 +220,11 @@ def command_train(args: argparse.Namespace) -> int:
             elif result.iteration % report_every == 0 or result.iteration == config.iterations:
                 print(line, file=sys.stderr, flush=True)
     except DivergenceError as error:
-        print(f"\nerror: {error}; the last good checkpoint is kept in {store.path}", file=sys.stderr)
+        print(
+            f"\nerror: iteration {error.iteration} produced NaN or inf; the last good checkpoint is kept in "
+            f"{store.path} (try a smaller --lr or --alpha, then --resume)",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"\ninterrupted at iteration {trainer.state.iteration}; continue with --resume", file=sys.stderr)
@@ -245,12 +237,18 @@ def command_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def loaded_trainer(path: str):
+    """``load_trainer`` with its warnings printed."""
+    trainer, warnings = load_trainer(path)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return trainer
+
+
 def command_eval(args: argparse.Namespace) -> int:
     if args.tasks < 1:
         raise ConfigError("tasks", args.tasks, "must be >= 1")
-    trainer, warnings = load_trainer(args.run)
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    trainer = loaded_trainer(args.run)
     with trainer:
         outcome = trainer.evaluate(args.tasks, split=args.split, seed=args.seed)
     pre, post = outcome.pre_adaptation_returns, outcome.post_adaptation_returns
@@ -267,9 +265,7 @@ def command_eval(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary))
         return 0
-    config = trainer.config
-    method = config.method if config.method == "pg_maml" else f"{config.method} + {config.operator}"
-    print(f"run {args.run}: {config.task}, {method}, iteration {trainer.state.iteration}")
+    print(f"run {args.run}: {trainer.config.label()}, iteration {trainer.state.iteration}")
     print(f"pre-adaptation return:  {pre.mean():10.3f} ± {pre.std():.3f} over {args.tasks} {args.split} tasks")
     print(f"post-adaptation return: {post.mean():10.3f} ± {post.std():.3f} over {args.tasks} {args.split} tasks")
     return 0
@@ -280,7 +276,7 @@ def command_export(args: argparse.Namespace) -> int:
         raise ConfigError("tasks", args.tasks, "must be >= 1")
     store = RunStore.open(args.run)
     made_by = args.made_by or train_command(store.config(), args.run)
-    meta = export_asset(store, args.out, args.tasks, made_by)
+    meta = store.export(args.out, args.tasks, made_by)
     evaluation = meta["evaluation"]
     print(
         f"exported {args.out} (iteration {meta['iteration']}): over {args.tasks} test tasks, "
@@ -292,9 +288,7 @@ def command_export(args: argparse.Namespace) -> int:
 def command_render(args: argparse.Namespace) -> int:
     from esmaml_core.render import QUALITIES, render_replay_video  # MuJoCo rendering loads only here
 
-    trainer, warnings = load_trainer(args.run)
-    for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    trainer = loaded_trainer(args.run)
     split_size = len(trainer.family.split_ids(args.split))
     if not 0 <= args.task_index < split_size:
         raise ConfigError("task_index", args.task_index, f"must be in [0, {split_size}) for the {args.split} split")
@@ -315,11 +309,19 @@ COMMANDS = {"train": command_train, "eval": command_eval, "export": command_expo
 
 
 def main(argv: list[str] | None = None) -> int:
+    # This process is the CLI's own: render headless unless the user chose a GL backend. MuJoCo
+    # reads the variable when first imported, which the library does only on first use.
+    os.environ.setdefault("MUJOCO_GL", "egl")
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
     except ConfigError as error:
         print(f"error: {flag(error.field)}: got {error.value!r}; {error.allowed}", file=sys.stderr)
+    except RunExistsError as error:
+        print(
+            f"error: --out {error.path} already exists; pass --resume to continue it or --force to replace it",
+            file=sys.stderr,
+        )
     except (RunStoreError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
     return EXIT_USAGE

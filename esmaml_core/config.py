@@ -1,174 +1,485 @@
-"""Validated training configuration: one frozen dataclass, one error type.
+"""The training configuration, each option declared once.
 
-``TrainConfig`` holds every choice of a run with the ES-MAML reference code's defaults
-(``es_maml/config.py``). ``validate()`` raises ``ConfigError`` naming the field, the
-value and what is allowed; the CLI prints it and exits 2, the app shows it.
+``TrainConfig`` is a frozen dataclass whose every field carries an ``Option``: its
+label, help, bounds, form section, the methods that read it, and how it depends on
+other fields. Everything else is generated from these declarations: ``validate()``,
+the command line (``esmaml_core.cli``), the dashboard's Train form
+(``esmaml_core.form``), the recorded train command, run labels and JSON. Adding an
+option means adding one field here (and reading it where it is used).
+
+Defaults follow the ES-MAML reference code (``es_maml/config.py``); a method may
+declare its own (PG-MAML trains with Adam on 20 tasks per iteration).
+``validate()`` raises ``ConfigError`` naming the field, the value and what is allowed.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from functools import cache
 
+from esmaml_core.adaptation import OPERATORS
+from esmaml_core.errors import ConfigError
 from esmaml_core.executors import EXECUTORS
 from esmaml_core.fitness import FITNESS_SHAPINGS
+from esmaml_core.methods import METHODS
 from esmaml_core.optimizers import OPTIMIZERS
+from esmaml_core.policies import POLICIES
+from esmaml_core.registry import Registry
 from esmaml_core.sampling import SAMPLERS
 from esmaml_core.tasks import TASK_FAMILIES
 
-METHODS = ("es_maml", "es_maml_first_order", "pg_maml")
-OPERATORS = ("es_grad", "hill_climb", "dpp")
-POLICIES = ("linear", "mlp")
+__all__ = ["ConfigError", "Option", "TrainConfig", "OPTIONS"]
+
 MAX_LAYER_SIZE = 1024  # ES perturbs every weight: wider layers only exhaust memory
-# Defaults that differ by method; TrainConfig.for_method applies them under the values given.
-METHOD_DEFAULTS: dict[str, dict[str, object]] = {
-    "pg_maml": {"optimizer": "adam", "task_batch": 20, "alpha": 0.001, "lr": 0.01},
-}
-PG_ONLY_FIELDS = ("inner_steps", "init_log_std", "first_order")
-# Where rollouts run, not what they compute: a run may change them on resume.
-EXECUTION_FIELDS = ("executor", "workers", "ray_address")
+ES_METHODS = ("es_maml", "es_maml_first_order")
+SECTIONS = (
+    "Task",
+    "Method",
+    "Meta level (outer loop)",
+    "Adaptation (inner loop, K queries)",
+    "Run",
+    "Advanced",
+    "Execution",
+)
 
 
-class ConfigError(ValueError):
-    """A configuration value that is not allowed; the message names field, value and rule."""
+@dataclass(frozen=True)
+class Option:
+    """How one ``TrainConfig`` field is offered and checked.
 
-    def __init__(self, field: str, value: object, allowed: str):
-        self.field, self.value, self.allowed = field, value, allowed
-        super().__init__(f"{field}: got {value!r}; {allowed}")
+    ``kind`` is one of choice, int, float, bool, sizes (a tuple of whole numbers) or text.
+    ``methods`` lists the methods that read the field (None: every method); ``when`` lists
+    (other field, values) pairs it needs, e.g. a step size only gradient operators use.
+    A field that does not apply must keep its default. ``execution`` fields say where
+    rollouts run, not what they compute: a resumed run may change them.
+    """
+
+    label: str
+    help: str
+    section: str
+    kind: str
+    choices: Registry | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    positive: bool = False
+    optional: bool = False
+    step: float | None = None
+    methods: tuple[str, ...] | None = None
+    when: tuple[tuple[str, tuple], ...] = ()
+    method_defaults: tuple[tuple[str, object], ...] = ()
+    spelled_out: bool = False
+    execution: bool = False
+    form: bool = True
+
+
+def option(default: object, label: str, help: str, section: str, kind: str, **details) -> object:
+    """A dataclass field whose metadata is its ``Option``."""
+    return field(default=default, metadata={"option": Option(label, help, section, kind, **details)})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """Everything that defines a training run; the defaults follow the ES-MAML release."""
 
-    task: str = "four_corner"
-    method: str = "es_maml"
-    operator: str = "hill_climb"
-    policy: str = "linear"
-    hidden: tuple[int, ...] = (32, 32)
-    iterations: int = 100
-    seed: int = 0
-    sigma: float = 0.1
-    perturbations: int = 150
-    sampler: str = "antithetic"
-    lr: float = 0.01
-    optimizer: str = "sgd"
-    fitness: str = "zscore"
-    queries: int = 20
-    alpha: float = 0.05
-    adaptation_sigma: float = 0.1
-    horizon: int | None = None  # None: the task's own (100 point tasks, 200 cart-pole and MuJoCo)
-    obs_norm: bool = True
-    task_batch: int = 1
-    hessian: bool = False
-    eval_tasks: int = 20
-    probe_tasks: int = 4
-    # Where rollouts run (esmaml_core.executors); results are identical on every executor.
-    executor: str = "inprocess"
-    workers: int = 2
-    ray_address: str | None = None
-    # PG-MAML only: alpha is the inner policy-gradient step, lr the outer step, queries the
-    # K trajectories per task, task_batch the training tasks per iteration.
-    inner_steps: int = 1
-    init_log_std: float = -1.0
-    first_order: bool = False
+    task: str = option(
+        "four_corner", "Task", "task family meta-trained on", "Task", "choice", choices=TASK_FAMILIES, spelled_out=True
+    )
+    policy: str = option(
+        "linear",
+        "Policy",
+        "policy class: linear, or an MLP with ReLU hidden layers (tanh output, as every policy)",
+        "Task",
+        "choice",
+        choices=POLICIES,
+        spelled_out=True,
+    )
+    hidden: tuple[int, ...] = option(
+        (32, 32),
+        "Hidden layer sizes",
+        "MLP hidden layer sizes, e.g. 32 32",
+        "Task",
+        "sizes",
+        minimum=1,
+        maximum=MAX_LAYER_SIZE,
+        when=(("policy", ("mlp",)),),
+        spelled_out=True,
+    )
+    method: str = option(
+        "es_maml", "Method", "meta-learning method", "Method", "choice", choices=METHODS, spelled_out=True
+    )
+    operator: str = option(
+        "hill_climb",
+        "Adaptation operator U",
+        "adaptation operator U_T: how K queries of a task turn theta into adapted parameters",
+        "Method",
+        "choice",
+        choices=OPERATORS,
+        methods=ES_METHODS,
+        method_defaults=(("es_maml_first_order", "es_grad"),),  # it needs a differentiable operator
+        spelled_out=True,
+    )
+    hessian: bool = option(
+        False,
+        "Add the ES-Hessian term",
+        "add the ES-Hessian term to first-order ES-MAML: meta-gradient g + alpha H g",
+        "Method",
+        "bool",
+        methods=("es_maml_first_order",),
+        when=(("operator", ("es_grad",)),),
+    )
+    first_order: bool = option(
+        False,
+        "First-order MAML",
+        "first-order MAML: no gradient through the inner step",
+        "Method",
+        "bool",
+        methods=("pg_maml",),
+    )
+    inner_steps: int = option(
+        1,
+        "Inner policy-gradient steps",
+        "policy-gradient steps in adaptation, new trajectories each",
+        "Method",
+        "int",
+        minimum=1,
+        step=1,
+        methods=("pg_maml",),
+    )
+    sampler: str = option(
+        "antithetic",
+        "Perturbation sampler",
+        "how meta-level perturbation directions are drawn",
+        "Meta level (outer loop)",
+        "choice",
+        choices=SAMPLERS,
+        methods=ES_METHODS,
+    )
+    perturbations: int = option(
+        150,
+        "Perturbations n",
+        "meta-level perturbation directions per iteration (antithetic: 2n rollouts)",
+        "Meta level (outer loop)",
+        "int",
+        minimum=1,
+        step=1,
+        methods=ES_METHODS,
+    )
+    sigma: float = option(
+        0.1,
+        "σ: meta perturbation scale",
+        "meta-level perturbation scale: theta + sigma g",
+        "Meta level (outer loop)",
+        "float",
+        positive=True,
+        step=0.01,
+        methods=ES_METHODS,
+    )
+    lr: float = option(
+        0.01,
+        "Meta step size",
+        "meta (outer) learning rate",
+        "Meta level (outer loop)",
+        "float",
+        positive=True,
+        step=0.001,
+    )
+    optimizer: str = option(
+        "sgd",
+        "Meta optimizer",
+        "meta (outer) update rule",
+        "Meta level (outer loop)",
+        "choice",
+        choices=OPTIMIZERS,
+        method_defaults=(("pg_maml", "adam"),),
+    )
+    task_batch: int = option(
+        1,
+        "Tasks per iteration",
+        "training tasks per meta-iteration",
+        "Meta level (outer loop)",
+        "int",
+        minimum=1,
+        step=1,
+        methods=("es_maml_first_order", "pg_maml"),
+        method_defaults=(("pg_maml", 20),),
+    )
+    queries: int = option(
+        20,
+        "K: queries per task",
+        "K, rollouts adaptation may use on a task (pg_maml: trajectories per task)",
+        "Adaptation (inner loop, K queries)",
+        "int",
+        minimum=1,
+        step=1,
+    )
+    alpha: float = option(
+        0.05,
+        "α: adaptation step size",
+        "adaptation step size (pg_maml: inner policy-gradient step)",
+        "Adaptation (inner loop, K queries)",
+        "float",
+        positive=True,
+        step=0.001,
+        when=(("operator", ("es_grad", "dpp")),),
+        method_defaults=(("pg_maml", 0.001),),
+    )
+    adaptation_sigma: float = option(
+        0.1,
+        "Adaptation σ",
+        "scale of the K adaptation query perturbations",
+        "Adaptation (inner loop, K queries)",
+        "float",
+        positive=True,
+        step=0.01,
+        methods=ES_METHODS,
+    )
+    init_log_std: float = option(
+        -1.0,
+        "Initial log std",
+        "initial log standard deviation of the Gaussian policy's action noise",
+        "Adaptation (inner loop, K queries)",
+        "float",
+        step=0.1,
+        methods=("pg_maml",),
+    )
+    iterations: int = option(
+        100, "Meta-iterations", "total meta-iterations of the run", "Run", "int", minimum=1, step=1, spelled_out=True
+    )
+    seed: int = option(
+        0, "Seed", "random seed; the same seed gives the same run", "Run", "int", minimum=0, step=1, spelled_out=True
+    )
+    fitness: str = option(
+        "zscore",
+        "Fitness shaping",
+        "how meta-level returns become ES weights",
+        "Advanced",
+        "choice",
+        choices=FITNESS_SHAPINGS,
+        methods=ES_METHODS,
+    )
+    horizon: int | None = option(
+        None,
+        "Horizon",
+        "episode length (default: the task's own: 100 point tasks, 200 others)",
+        "Advanced",
+        "int",
+        minimum=1,
+        optional=True,
+        step=1,
+    )
+    eval_tasks: int = option(
+        20,
+        "Evaluation tasks",
+        "held-out tasks scored before and after adaptation every iteration",
+        "Advanced",
+        "int",
+        minimum=1,
+        step=1,
+    )
+    probe_tasks: int = option(
+        4,
+        "Probe tasks",
+        "evaluation tasks whose paths are recorded for the dashboard",
+        "Advanced",
+        "int",
+        minimum=0,
+        form=False,
+    )
+    obs_norm: bool = option(
+        True,
+        "Normalise observations",
+        "normalise observations by their running mean and std",
+        "Advanced",
+        "bool",
+    )
+    executor: str = option(
+        "inprocess",
+        "Executor",
+        "where rollouts run; results are identical on each",
+        "Execution",
+        "choice",
+        choices=EXECUTORS,
+        execution=True,
+        form=False,
+    )
+    workers: int = option(
+        2,
+        "Workers",
+        "worker processes or Ray tasks per rollout",
+        "Execution",
+        "int",
+        minimum=1,
+        when=(("executor", ("process", "ray")),),
+        execution=True,
+        form=False,
+    )
+    ray_address: str | None = option(
+        None,
+        "Ray address",
+        "Ray cluster to join, e.g. auto or ray://host:10001 (default: $RAY_ADDRESS or a local Ray)",
+        "Execution",
+        "text",
+        optional=True,
+        when=(("executor", ("ray",)),),
+        execution=True,
+        form=False,
+    )
 
     @property
     def hidden_sizes(self) -> tuple[int, ...]:
         """Hidden layer sizes of the policy: () for the linear policy."""
-        return () if self.policy == "linear" else self.hidden
+        return POLICIES[self.policy](self.hidden)
 
     def validate(self) -> TrainConfig:
         """Return self if every field is allowed, else raise ConfigError for the first bad one."""
-        _choice("task", self.task, tuple(TASK_FAMILIES))
-        _choice("method", self.method, METHODS)
-        _choice("operator", self.operator, OPERATORS)
-        _choice("policy", self.policy, POLICIES)
-        _choice("sampler", self.sampler, SAMPLERS)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("fitness", self.fitness, FITNESS_SHAPINGS)
-        _choice("executor", self.executor, EXECUTORS)
-        _integer("workers", self.workers, minimum=1)
-        if self.ray_address is not None:
-            if not isinstance(self.ray_address, str) or not self.ray_address:
-                raise ConfigError("ray_address", self.ray_address, "a Ray address such as auto or ray://host:10001")
-            if self.executor != "ray":
-                raise ConfigError("ray_address", self.ray_address, "only the ray executor uses it")
-        if self.policy == "mlp" and (not self.hidden or any(not 1 <= h <= MAX_LAYER_SIZE for h in self.hidden)):
-            raise ConfigError("hidden", self.hidden, f"an MLP needs one or more layer sizes from 1 to {MAX_LAYER_SIZE}")
-        for name in ("sigma", "lr", "alpha", "adaptation_sigma"):
-            _positive_float(name, getattr(self, name))
-        _integer("iterations", self.iterations, minimum=0)
-        _integer("seed", self.seed, minimum=0)
-        _integer("perturbations", self.perturbations, minimum=1)
-        _integer("queries", self.queries, minimum=1)
-        if self.horizon is not None:
-            _integer("horizon", self.horizon, minimum=1)
-        _integer("task_batch", self.task_batch, minimum=1)
-        _integer("eval_tasks", self.eval_tasks, minimum=1)
-        _integer("probe_tasks", self.probe_tasks, minimum=0)
-        if self.probe_tasks > self.eval_tasks:
-            raise ConfigError("probe_tasks", self.probe_tasks, f"at most eval_tasks ({self.eval_tasks})")
-        if self.method == "es_maml_first_order" and self.operator == "hill_climb":
-            raise ConfigError(
-                "operator", self.operator, "es_maml_first_order needs a differentiable operator: es_grad or dpp"
-            )
-        if self.hessian and self.method != "es_maml_first_order":
-            raise ConfigError("hessian", self.hessian, "only es_maml_first_order has a Hessian term")
-        if self.hessian and self.operator == "dpp":
-            # The ES Hessian relies on Gaussian fourth moments; DPP-selected directions lack them.
-            raise ConfigError("hessian", self.hessian, "the ES Hessian needs Gaussian queries: use operator es_grad")
-        _integer("inner_steps", self.inner_steps, minimum=1)
-        _finite_float("init_log_std", self.init_log_std)
-        if not isinstance(self.first_order, bool):
-            raise ConfigError("first_order", self.first_order, "must be true or false")
-        if self.method != "pg_maml":
-            for name in PG_ONLY_FIELDS:
-                if getattr(self, name) != getattr(TrainConfig, name):
-                    raise ConfigError(name, getattr(self, name), "only pg_maml uses it")
+        values = self.to_values()
+        for name, declared in OPTIONS.items():
+            check_value(name, declared, values[name])
+        for name in OPTIONS:
+            if not applies(name, values) and values[name] != default(name, self.method):
+                raise ConfigError(name, values[name], f"{requirement(name, values)}; leave it at its default")
+        check_relations(self)
         return self
 
     @staticmethod
     def for_method(**values) -> TrainConfig:
-        """A config from ``values``; fields not given take the method's METHOD_DEFAULTS, then the class defaults."""
+        """A config from ``values``; fields not given take the method's defaults, then the class defaults."""
         method = values.get("method", TrainConfig.method)
-        return TrainConfig(**{**METHOD_DEFAULTS.get(method, {}), **values})
+        return TrainConfig(**{**method_defaults(method), **values})
+
+    @staticmethod
+    def from_given(values: dict) -> TrainConfig:
+        """A validated config from the fields a user gave; a given field the run would not read is refused."""
+        config = TrainConfig.for_method(**values).validate()
+        all_values = config.to_values()
+        for name, value in values.items():
+            if not applies(name, all_values):
+                raise ConfigError(name, value, requirement(name, all_values))
+        return config
+
+    def to_values(self) -> dict:
+        """Field name -> value, as the dataclass holds them (tuples stay tuples)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_dict(self) -> dict:
+        """JSON-ready: field name -> value, layer sizes as a list."""
         return {**asdict(self), "hidden": list(self.hidden)}
 
     @staticmethod
-    def from_dict(values: dict) -> TrainConfig:
-        """Build from a dict (e.g. config.json); unknown keys are refused."""
-        known = {f.name for f in fields(TrainConfig)}
-        unknown = sorted(set(values) - known)
+    def from_dict(values: object) -> TrainConfig:
+        """Build from a dict (e.g. config.json); unknown keys and non-objects are refused."""
+        if not isinstance(values, dict):
+            raise ConfigError("config", values, "must be a JSON object of config fields")
+        unknown = sorted(set(values) - set(OPTIONS))
         if unknown:
-            raise ConfigError(unknown[0], values[unknown[0]], f"not a config field; known: {', '.join(sorted(known))}")
+            raise ConfigError(unknown[0], values[unknown[0]], f"not a config field; known: {', '.join(OPTIONS)}")
         values = dict(values)
-        if "hidden" in values:
+        if isinstance(values.get("hidden"), list):
             values["hidden"] = tuple(values["hidden"])
         return TrainConfig(**values)
 
-
-def _choice(field: str, value: object, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(field, value, f"allowed: {', '.join(allowed)}")
-
-
-def _positive_float(field: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(field, value, "must be a number")
-    if not math.isfinite(value) or value <= 0:
-        raise ConfigError(field, value, "must be a finite number > 0")
+    def label(self) -> str:
+        """What people call this run: task, method and (if the method has one) operator, e.g.
+        "four_corner · ES-MAML (zero-order) · hill climbing"."""
+        values = self.to_values()
+        parts = [self.task, METHODS.label(self.method)]
+        if applies("operator", values):
+            parts.append(OPERATORS.label(self.operator))
+        return " · ".join(parts)
 
 
-def _finite_float(field: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConfigError(field, value, "must be a finite number")
+OPTIONS: dict[str, Option] = {f.name: f.metadata["option"] for f in fields(TrainConfig)}
+EXECUTION_FIELDS = tuple(name for name, declared in OPTIONS.items() if declared.execution)
 
 
-def _integer(field: str, value: object, minimum: int) -> None:
+@cache
+def method_defaults(method: str) -> dict[str, object]:
+    """The fields whose default differs for ``method``."""
+    return {
+        name: dict(declared.method_defaults)[method]
+        for name, declared in OPTIONS.items()
+        if method in dict(declared.method_defaults)
+    }
+
+
+def default(name: str, method: str) -> object:
+    """The default of field ``name`` under ``method``."""
+    return method_defaults(method).get(name, TrainConfig.__dataclass_fields__[name].default)
+
+
+def applies(name: str, values: Mapping[str, object]) -> bool:
+    """Whether field ``name`` is read by a run with these ``values`` (its method and conditions)."""
+    declared = OPTIONS[name]
+    if declared.methods is not None and values["method"] not in declared.methods:
+        return False
+    return all(not applies(other, values) or values[other] in allowed for other, allowed in declared.when)
+
+
+def requirement(name: str, values: Mapping[str, object] | None = None) -> str:
+    """When field ``name`` applies, in words: "only pg_maml reads it", "only with operator es_grad or dpp".
+
+    Given ``values``, only the conditions they do not meet are named.
+    """
+    declared = OPTIONS[name]
+    words = []
+    if declared.methods is not None and (values is None or values["method"] not in declared.methods):
+        words.append(f"only {' and '.join(declared.methods)} read{'s' if len(declared.methods) == 1 else ''} it")
+    for other, allowed in declared.when:
+        if values is None or (applies(other, values) and values[other] not in allowed):
+            words.append(f"only with {other} {' or '.join(map(str, allowed))}")
+    return ", ".join(words)
+
+
+def check_value(name: str, declared: Option, value: object) -> None:
+    """Refuse a value of the wrong type or out of bounds (whether or not the field applies)."""
+    if value is None and declared.optional:
+        return
+    if declared.kind == "choice":
+        if value not in declared.choices:
+            raise ConfigError(name, value, f"allowed: {', '.join(declared.choices)}")
+    elif declared.kind == "bool":
+        if not isinstance(value, bool):
+            raise ConfigError(name, value, "must be true or false")
+    elif declared.kind == "int":
+        _check_integer(name, value, declared)
+    elif declared.kind == "float":
+        _check_float(name, value, declared)
+    elif declared.kind == "sizes":
+        allowed = f"one or more layer sizes from {declared.minimum:g} to {declared.maximum:g}"
+        if not isinstance(value, tuple) or not value:
+            raise ConfigError(name, value, allowed)
+        for size in value:
+            if isinstance(size, bool) or not isinstance(size, int) or not declared.minimum <= size <= declared.maximum:
+                raise ConfigError(name, value, allowed)
+    elif declared.kind == "text" and (not isinstance(value, str) or not value):
+        raise ConfigError(name, value, f"{declared.help}; not empty")
+
+
+def _check_integer(name: str, value: object, declared: Option) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(field, value, f"must be a whole number >= {minimum}")
-    if value < minimum:
-        raise ConfigError(field, value, f"must be >= {minimum}")
+        raise ConfigError(name, value, f"must be a whole number >= {declared.minimum:g}")
+    if value < declared.minimum:
+        raise ConfigError(name, value, f"must be >= {declared.minimum:g}")
+    if declared.maximum is not None and value > declared.maximum:
+        raise ConfigError(name, value, f"must be <= {declared.maximum:g}")
+
+
+def _check_float(name: str, value: object, declared: Option) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(name, value, "must be a number")
+    if not math.isfinite(value) or (declared.positive and value <= 0):
+        raise ConfigError(
+            name, value, "must be a finite number > 0" if declared.positive else "must be a finite number"
+        )
+
+
+def check_relations(config: TrainConfig) -> None:
+    """The rules that tie two fields together beyond "applies or keeps its default"."""
+    if config.probe_tasks > config.eval_tasks:
+        raise ConfigError("probe_tasks", config.probe_tasks, f"at most eval_tasks ({config.eval_tasks})")
+    if config.method == "es_maml_first_order" and config.operator == "hill_climb":
+        raise ConfigError(
+            "operator", config.operator, "es_maml_first_order needs a differentiable operator: es_grad or dpp"
+        )

@@ -21,8 +21,6 @@ those of theta itself, and the first ``probe_tasks`` of them can be recorded as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from esmaml_core.adaptation import AdaptationResult, make_operator
@@ -30,36 +28,9 @@ from esmaml_core.config import TrainConfig
 from esmaml_core.evaluation import BatchEvaluator, Evaluation
 from esmaml_core.fitness import shape_fitness, zscore
 from esmaml_core.policies import make_policy
+from esmaml_core.results import Adaptation, AdaptationOutcome, MetaGradient, ProbeTrajectories
 from esmaml_core.sampling import make_sampler
 from esmaml_core.tasks.base import TaskFamily, fixed_tasks, sample_tasks
-
-
-@dataclass(frozen=True)
-class ProbeTrajectories:
-    """Observation paths (x, y on point tasks) of adaptation on a few fixed probe tasks.
-
-    ``start_paths`` (P, T+1, obs) is the meta-policy itself, ``query_paths``
-    (P, K, T+1, obs) the K exploration rollouts, ``adapted_paths`` (P, T+1, obs) the
-    adapted policy. ``accepted`` (P, K) marks kept hill-climbing proposals, if any.
-    """
-
-    tasks: np.ndarray
-    start_paths: np.ndarray
-    query_paths: np.ndarray
-    adapted_paths: np.ndarray
-    query_returns: np.ndarray
-    adapted_returns: np.ndarray
-    accepted: np.ndarray | None = None
-
-
-@dataclass(frozen=True)
-class MetaGradient:
-    """An ascent direction for theta and what theta scored on the evaluation tasks."""
-
-    gradient: np.ndarray
-    pre_adaptation_returns: np.ndarray
-    post_adaptation_returns: np.ndarray
-    probe: ProbeTrajectories | None = None
 
 
 def probe_trajectories(
@@ -77,15 +48,6 @@ def probe_trajectories(
     )
 
 
-@dataclass(frozen=True)
-class AdaptationOutcome:
-    """Returns of a meta-policy on some tasks before and after adaptation (and paths if recorded)."""
-
-    pre_adaptation_returns: np.ndarray
-    post_adaptation_returns: np.ndarray
-    probe: ProbeTrajectories | None = None
-
-
 class ESLearnerBase:
     """What both ES-MAML learners share: policy, operator, sampler, evaluation tasks."""
 
@@ -96,18 +58,25 @@ class ESLearnerBase:
         self.sampler = make_sampler(config.sampler, config.sigma)
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
 
-    def adapt(
+    def operator_adaptation(
         self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
     ) -> AdaptationResult:
-        """The meta-parameters ``params`` (P,) adapted to each of ``tasks`` by the operator."""
+        """The meta-parameters ``params`` (P,) adapted to each of ``tasks`` by the operator, queries and all."""
         starts = np.broadcast_to(params, (len(tasks), len(params)))
         return self.operator.adapt(evaluate, starts, tasks, rng, record=record)
+
+    def adapt(
+        self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator
+    ) -> Adaptation:
+        """The meta-parameters ``params`` (P,) adapted to each of ``tasks``."""
+        adaptation = self.operator_adaptation(params, evaluate, tasks, rng)
+        return Adaptation(adaptation.adapted_params, adaptation.start_returns)
 
     def evaluate_adaptation(
         self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
     ) -> AdaptationOutcome:
         """Adapt to each task and roll out the adapted policies: returns before and after, paths if recorded."""
-        adaptation = self.adapt(params, evaluate, tasks, rng, record)
+        adaptation = self.operator_adaptation(params, evaluate, tasks, rng, record)
         adapted = evaluate(adaptation.adapted_params, tasks, record=record)
         probe = probe_trajectories(adaptation, adapted, slice(None), tasks) if record else None
         return AdaptationOutcome(adaptation.start_returns, adapted.returns, probe)

@@ -41,10 +41,9 @@ from typing import Protocol
 
 import numpy as np
 
+from esmaml_core.registry import Entry, Registry
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, Rollouts, TaskFamily
-
-EXECUTORS = ("inprocess", "process", "ray")
 
 
 class Executor(Protocol):
@@ -199,12 +198,16 @@ class RayRolloutExecutor:
         self._remote_shard = None
 
 
+EXECUTORS = Registry(
+    "executor",
+    {
+        "inprocess": Entry(lambda workers, ray_address: InProcessExecutor(), "in this process"),
+        "process": Entry(lambda workers, ray_address: ProcessPoolRolloutExecutor(workers), "process pool"),
+        "ray": Entry(RayRolloutExecutor, "Ray"),
+    },
+)
+
+
 def make_executor(name: str, workers: int = 2, ray_address: str | None = None) -> Executor:
-    """The executor called ``name`` (one of EXECUTORS) with ``workers`` shards."""
-    if name == "inprocess":
-        return InProcessExecutor()
-    if name == "process":
-        return ProcessPoolRolloutExecutor(workers)
-    if name == "ray":
-        return RayRolloutExecutor(workers, ray_address)
-    raise ValueError(f"unknown executor {name!r}; known: {', '.join(EXECUTORS)}")
+    """The executor called ``name`` with ``workers`` shards."""
+    return EXECUTORS.make(name, workers, ray_address)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FITNESS_SHAPINGS = ("zscore", "centered_rank")
+from esmaml_core.registry import Entry, Registry
 
 
 def zscore(values: np.ndarray) -> np.ndarray:
@@ -31,9 +31,11 @@ def centered_rank(values: np.ndarray) -> np.ndarray:
     return ranks / (size - 1) - 0.5
 
 
+FITNESS_SHAPINGS = Registry(
+    "fitness shaping", {"zscore": Entry(zscore, "z-score"), "centered_rank": Entry(centered_rank, "centred ranks")}
+)
+
+
 def shape_fitness(values: np.ndarray, method: str) -> np.ndarray:
-    if method == "zscore":
-        return zscore(values)
-    if method == "centered_rank":
-        return centered_rank(values)
-    raise KeyError(f"unknown fitness shaping {method!r}; known: {', '.join(FITNESS_SHAPINGS)}")
+    """``values`` shaped by the fitness shaping called ``method``."""
+    return FITNESS_SHAPINGS[method](values)

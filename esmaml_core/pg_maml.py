@@ -50,12 +50,20 @@ import jax.numpy as jnp
 import numpy as np
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.es_maml import AdaptationOutcome, MetaGradient, ProbeTrajectories
 from esmaml_core.evaluation import BatchEvaluator
 from esmaml_core.policies import MLPPolicy, make_policy
+from esmaml_core.results import Adaptation, AdaptationOutcome, MetaGradient, ProbeTrajectories
 from esmaml_core.tasks.base import TaskFamily, fixed_tasks, sample_tasks
 
-jax.config.update("jax_enable_x64", True)  # float64 like the numpy side of the library
+
+def float64():
+    """JAX computes in float64 inside this context, like the numpy side of the library.
+
+    The library enters it around each of its JAX calls rather than switching JAX to
+    float64 for the whole process.
+    """
+    return jax.enable_x64(True)
+
 
 BASELINE_RIDGE = 1e-5  # ridge term of the linear feature baseline's least squares (as rllab)
 BASELINE_TIME_SCALE = 100.0  # time feature t / 100 (as rllab)
@@ -298,7 +306,7 @@ class PGMAML:
         batch = TrajectoryBatch(evaluate.normalizer(observations[:, :, :-1]), per_task(rollouts.actions), advantages)
         return SampledTrajectories(per_task(rollouts.returns), observations, batch)
 
-    def adapt(
+    def sampled_adaptation(
         self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator
     ) -> PGAdaptation:
         """``inner_steps`` policy-gradient steps on every task, then K trajectories of each adapted policy."""
@@ -306,13 +314,15 @@ class PGMAML:
         inner = []
         for _ in range(self.config.inner_steps):
             inner.append(self.sample(adapted, tasks, evaluate, rng))
-            adapted = np.asarray(self._inner_steps(adapted, inner[-1].batch))
+            with float64():
+                adapted = np.asarray(self._inner_steps(adapted, inner[-1].batch))
         return PGAdaptation(inner, adapted, self.sample(adapted, tasks, evaluate, rng))
 
     def task_meta_gradients(self, params: np.ndarray, adaptation: PGAdaptation, rows: slice) -> np.ndarray:
         """Meta-gradients (N, P) of the adapted tasks ``rows``, through every inner step (unless first-order)."""
         inner_batches = tuple(sampled.batch.rows(rows) for sampled in adaptation.inner)
-        return np.asarray(self._meta_gradients(params, inner_batches, adaptation.post.batch.rows(rows)))
+        with float64():
+            return np.asarray(self._meta_gradients(params, inner_batches, adaptation.post.batch.rows(rows)))
 
     def meta_gradient(
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
@@ -322,7 +332,7 @@ class PGMAML:
         train_tasks = sample_tasks(self.family, rng, cfg.task_batch, "train")
         tasks = np.concatenate([train_tasks, self.eval_tasks])
         with evaluate.statistics_from(cfg.task_batch, len(tasks)):
-            adaptation = self.adapt(params, evaluate, tasks, rng)
+            adaptation = self.sampled_adaptation(params, evaluate, tasks, rng)
         gradients = self.task_meta_gradients(params, adaptation, slice(0, cfg.task_batch))
         evaluation = adaptation.outcome(slice(cfg.task_batch, None), self.eval_tasks, record=False)
         probe_rows = slice(cfg.task_batch, cfg.task_batch + cfg.probe_tasks)
@@ -336,4 +346,11 @@ class PGMAML:
     def evaluate_adaptation(
         self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
     ) -> AdaptationOutcome:
-        return self.adapt(params, evaluate, tasks, rng).outcome(slice(None), tasks, record)
+        return self.sampled_adaptation(params, evaluate, tasks, rng).outcome(slice(None), tasks, record)
+
+    def adapt(
+        self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator
+    ) -> Adaptation:
+        """``params`` (P,) adapted to each of ``tasks`` by ``inner_steps`` policy-gradient steps."""
+        sampled = self.sampled_adaptation(params, evaluate, tasks, rng)
+        return Adaptation(sampled.adapted_params, sampled.inner[0].returns.mean(axis=1))

@@ -20,6 +20,8 @@ from functools import cached_property
 
 import numpy as np
 
+from esmaml_core.registry import Entry, Registry
+
 
 @dataclass(frozen=True)
 class MLPPolicy:
@@ -94,3 +96,13 @@ def batched_matvec(weights: np.ndarray, vectors: np.ndarray) -> np.ndarray:
 def make_policy(obs_dim: int, act_dim: int, hidden: tuple[int, ...] = ()) -> MLPPolicy:
     """The deterministic policy for a task: linear when ``hidden`` is empty."""
     return MLPPolicy(obs_dim, act_dim, tuple(hidden))
+
+
+POLICIES = Registry(
+    "policy",
+    {
+        "linear": Entry(lambda hidden: (), "linear"),
+        "mlp": Entry(tuple, "MLP"),
+    },
+)
+"""Policy class -> its hidden layer sizes given the configured ones (a linear policy has none)."""

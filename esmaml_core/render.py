@@ -1,8 +1,9 @@
 """Headless video of MuJoCo rollouts: frames from ``mujoco.Renderer`` offscreen, H.264 MP4 via imageio-ffmpeg.
 
-Rendering uses EGL unless ``MUJOCO_GL`` says otherwise (``osmesa`` also works). MuJoCo
-reads it when first imported: ``esmaml_core.tasks`` sets the default, so a program that
-imports ``mujoco`` itself before ``esmaml_core`` must set ``MUJOCO_GL=egl`` first.
+Headless rendering needs ``MUJOCO_GL=egl`` (or ``osmesa``) in the environment before
+``mujoco`` is first imported. The library never sets it (importing it changes nothing
+process-wide) and imports ``mujoco`` only on first use; the CLI and the dashboard set
+``egl`` for their own processes unless the user chose a backend.
 
 A rollout is rendered by running the batched rollout for one row with ``record=True``
 and replaying its recorded actions in one ``MjData``: the physics is bit-identical, so

@@ -1,90 +1,63 @@
 """The run store: a run is a folder that survives crashes and can be resumed bit for bit.
 
-Layout of ``<run>/``:
+``RunStore`` owns everything inside ``<run>/``; nothing else writes there:
 
-- ``config.json``: the TrainConfig (written once, atomically).
+- ``config.json``: the TrainConfig.
 - ``metrics.jsonl``: one JSON object per iteration (``IterationResult.metrics()``).
-- ``checkpoints/iter_NNNNNN.npz``: the full trainer state, ``allow_pickle=False``; the
-  newest ``KEEP_CHECKPOINTS`` are kept.
+- ``checkpoints/iter_NNNNNN.npz``: the full trainer state; the newest
+  ``KEEP_CHECKPOINTS`` are kept.
+- ``probes/iter_NNNNNN.npz``: the probe paths recorded at that iteration (point tasks).
 
-Every file is written to a temporary name and moved into place with ``os.replace``. A
-checkpoint that does not load is refused with ``CheckpointError``; resuming then falls
-back to the newest one that does, and drops metrics lines past it, so the resumed run
-continues exactly as the uninterrupted one would have.
+Run folders made for the dashboard are named by ``RunStore.create_named`` after time,
+task, method and seed. A run is exported as a pretrained asset with
+``RunStore.export``, and ``load_trainer`` loads a run folder or an asset alike.
+
+Every file is written atomically (``esmaml_core.files``). A checkpoint that does not
+load is refused with ``CheckpointError``; resuming then falls back to the newest one
+that does, and drops metrics lines past it, so the resumed run continues exactly as the
+uninterrupted one would have.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
-import tempfile
-import zipfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
+from esmaml_core import assets
 from esmaml_core.config import TrainConfig
-from esmaml_core.trainer import IterationResult, Trainer, TrainerState, make_trainer
+from esmaml_core.errors import CheckpointError, ConfigError, RunExistsError, RunStoreError
+from esmaml_core.files import atomic_write, load_arrays, load_checkpoint, save_arrays
+from esmaml_core.results import IterationResult, ProbeTrajectories
+from esmaml_core.trainer import Trainer, TrainerState, make_trainer
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
+PROBE_DIR = "probes"
 KEEP_CHECKPOINTS = 3
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-FILE_MODE = 0o666 & ~_UMASK  # what open() would give; mkstemp alone gives 0600
+MAX_NAME_SUFFIX = 1000
+RUNS_DIR_ENV = "ESMAML_RUNS_DIR"
 
 
-class RunStoreError(RuntimeError):
-    """A run folder that cannot be created, opened or resumed as asked."""
+def iteration_file(folder: Path, iteration: int) -> Path:
+    return folder / f"iter_{iteration:06d}.npz"
 
 
-class CheckpointError(RunStoreError):
-    """A checkpoint file that is truncated, corrupted or not a checkpoint."""
+def iteration_of(path: Path) -> int:
+    """The iteration a checkpoint or probe file is named after (-1 if the name is not one of theirs)."""
+    digits = path.stem.removeprefix("iter_")
+    return int(digits) if path.stem.startswith("iter_") and digits.isdigit() else -1
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """An .npz of plain arrays, written atomically."""
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write(path, buffer.getvalue())
-
-
-def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz (no pickles); CheckpointError if it does not read back whole."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-        raise CheckpointError(f"checkpoint {path} is unreadable ({error}); it may be truncated or corrupted") from error
-
-
-def load_checkpoint(path: Path) -> TrainerState:
-    arrays = load_arrays(path)
-    try:
-        return TrainerState.from_arrays(arrays)
-    except (KeyError, ValueError, TypeError) as error:
-        raise CheckpointError(f"checkpoint {path} is missing or has malformed fields ({error})") from error
+def iteration_files(folder: Path) -> list[Path]:
+    """The ``iter_N.npz`` files of ``folder`` in order of N (as numbers, not text)."""
+    found = [path for path in folder.glob("iter_*.npz") if iteration_of(path) >= 0]
+    return sorted(found, key=iteration_of)
 
 
 @dataclass(frozen=True)
@@ -97,14 +70,28 @@ class RunStore:
         path = Path(path)
         if path.exists() and any(path.iterdir()):
             if not force:
-                raise RunStoreError(
-                    f"--out {path} already exists; pass --resume to continue it or --force to replace it"
-                )
+                raise RunExistsError(path)
             shutil.rmtree(path)
         path.mkdir(parents=True, exist_ok=True)
         store = RunStore(path)
         store.write_config(config)
         return store
+
+    @staticmethod
+    def create_named(root: str | Path, config: TrainConfig, now: datetime | None = None) -> RunStore:
+        """A new run folder under ``root`` named after time and config; never reuses an existing name."""
+        root = Path(root)
+        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+        base = f"{stamp}-{config.task}-{config.method}-s{config.seed}"
+        root.mkdir(parents=True, exist_ok=True)
+        for suffix in range(MAX_NAME_SUFFIX):
+            path = root / (base if suffix == 0 else f"{base}-{suffix}")
+            try:
+                path.mkdir()  # atomic: two sessions starting at once get different folders
+            except FileExistsError:
+                continue
+            return RunStore.create(path, config)
+        raise RunStoreError(f"no free run folder name for {base} under {root}")
 
     @staticmethod
     def open(path: str | Path) -> RunStore:
@@ -117,15 +104,22 @@ class RunStore:
     def name(self) -> str:
         return self.path.name
 
+    def delete(self) -> None:
+        """Remove the run folder, e.g. after a run that could not even start."""
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    # --- config and metrics --------------------------------------------------------------------
+
     def write_config(self, config: TrainConfig) -> None:
         atomic_write(self.path / CONFIG_FILE, json.dumps(config.to_dict(), indent=2).encode())
 
     def config(self) -> TrainConfig:
+        """The run's validated config; RunStoreError naming the file if it is unreadable or not allowed."""
+        path = self.path / CONFIG_FILE
         try:
-            values = json.loads((self.path / CONFIG_FILE).read_text())
-        except (OSError, json.JSONDecodeError) as error:
-            raise RunStoreError(f"{self.path / CONFIG_FILE} is unreadable: {error}") from error
-        return TrainConfig.from_dict(values)
+            return TrainConfig.from_dict(json.loads(path.read_text())).validate()
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ConfigError, TypeError) as error:
+            raise RunStoreError(f"{path} is not a usable run config: {error}") from error
 
     def append_metrics(self, result: IterationResult) -> None:
         with open(self.path / METRICS_FILE, "a") as handle:
@@ -146,14 +140,14 @@ class RunStore:
                 break
         return rows
 
+    # --- checkpoints ---------------------------------------------------------------------------
+
     def checkpoints(self) -> list[Path]:
         """Checkpoint files, oldest first."""
-        return sorted((self.path / CHECKPOINT_DIR).glob("iter_*.npz"))
+        return iteration_files(self.path / CHECKPOINT_DIR)
 
     def save_checkpoint(self, state: TrainerState) -> Path:
-        folder = self.path / CHECKPOINT_DIR
-        folder.mkdir(exist_ok=True)
-        path = folder / f"iter_{state.iteration:06d}.npz"
+        path = iteration_file(self.path / CHECKPOINT_DIR, state.iteration)
         save_arrays(path, state.to_arrays())
         for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
@@ -184,12 +178,66 @@ class RunStore:
         atomic_write(self.path / METRICS_FILE, "".join(json.dumps(row) + "\n" for row in kept).encode())
         return trainer, warnings
 
+    # --- probes --------------------------------------------------------------------------------
+
+    def save_probe(self, iteration: int, probe: ProbeTrajectories) -> Path:
+        """Write the probe paths of ``iteration`` as plain arrays."""
+        path = iteration_file(self.path / PROBE_DIR, iteration)
+        arrays = {f.name: getattr(probe, f.name) for f in fields(ProbeTrajectories)}
+        save_arrays(path, {name: value for name, value in arrays.items() if value is not None})
+        return path
+
+    def load_probe(self, iteration: int) -> ProbeTrajectories:
+        """The probe saved for ``iteration``; CheckpointError if the file is unreadable."""
+        path = iteration_file(self.path / PROBE_DIR, iteration)
+        try:
+            return ProbeTrajectories(**load_arrays(path))
+        except TypeError as error:
+            raise CheckpointError(f"probe file {path} does not hold probe paths ({error})") from error
+
+    def probe_iterations(self) -> list[int]:
+        """Iterations with a saved probe, in order."""
+        return [iteration_of(path) for path in iteration_files(self.path / PROBE_DIR)]
+
+    # --- export --------------------------------------------------------------------------------
+
+    def export(self, out: str | Path, tasks: int, made_by: str) -> dict:
+        """Write the run's newest good state as a pretrained asset, with a held-out evaluation of it."""
+        trainer, _ = self.load_trainer()
+        with trainer:
+            outcome = trainer.evaluate(tasks, split="test", seed=assets.EVALUATION_SEED)
+        metrics = self.read_metrics()
+        meta = {
+            "config": trainer.config.to_dict(),
+            "iteration": trainer.state.iteration,
+            "final_metrics": metrics[-1] if metrics else None,
+            "evaluation": {
+                "tasks": tasks,
+                "split": "test",
+                "seed": assets.EVALUATION_SEED,
+                "pre_adaptation_return": float(outcome.pre_adaptation_returns.mean()),
+                "post_adaptation_return": float(outcome.post_adaptation_returns.mean()),
+            },
+            "made_by": made_by,
+        }
+        assets.write_asset(out, trainer.state, meta)
+        return meta
+
+
+def load_trainer(path: str | Path) -> tuple[Trainer, list[str]]:
+    """A trainer restored from a run folder or a pretrained asset, and any warnings; nothing is written."""
+    if assets.is_asset(path):
+        return assets.asset_trainer(path), []
+    if Path(path).is_dir():
+        return RunStore.open(path).load_trainer()
+    raise RunStoreError(f"{path} is neither a run folder nor a pretrained asset (<name>.npz + <name>.json)")
+
 
 def run_training(trainer: Trainer, store: RunStore, iterations: int, probe_every: int = 0) -> Iterator[IterationResult]:
-    """Step ``trainer`` up to ``iterations`` in total, saving metrics and a checkpoint each step.
+    """Step ``trainer`` up to ``iterations`` in total, saving metrics, a checkpoint and probes as it goes.
 
-    A ``DivergenceError`` propagates with the last good checkpoint on disk. With
-    ``probe_every = p > 0`` every p-th iteration records probe trajectories.
+    With ``probe_every = p > 0`` every p-th iteration records probe paths into the run.
+    A ``DivergenceError`` propagates with the last good checkpoint on disk.
     """
     if trainer.state.iteration == 0 and not store.checkpoints():
         store.save_checkpoint(trainer.state)
@@ -197,5 +245,12 @@ def run_training(trainer: Trainer, store: RunStore, iterations: int, probe_every
         probe = probe_every > 0 and (trainer.state.iteration + 1) % probe_every == 0
         result = trainer.step(probe=probe)
         store.append_metrics(result)
+        if result.probe is not None:
+            store.save_probe(result.iteration, result.probe)
         store.save_checkpoint(trainer.state)
         yield result
+
+
+def runs_root() -> Path:
+    """Where the dashboard keeps runs: ``$ESMAML_RUNS_DIR`` or ``<project>/runs``."""
+    return Path(os.environ.get(RUNS_DIR_ENV) or assets.PROJECT_ROOT / "runs")

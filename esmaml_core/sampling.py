@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from esmaml_core.registry import Entry, Registry
+
 
 @dataclass(frozen=True)
 class GaussianSampler:
@@ -144,17 +146,17 @@ def sample_k_dpp(rng: np.random.Generator, kernel: np.ndarray, k: int) -> np.nda
     return picks
 
 
-SAMPLERS = ("gaussian", "antithetic", "orthogonal", "dpp")
+SAMPLERS = Registry(
+    "sampler",
+    {
+        "gaussian": Entry(lambda scale: GaussianSampler(), "Gaussian"),
+        "antithetic": Entry(lambda scale: AntitheticSampler(), "antithetic"),
+        "orthogonal": Entry(lambda scale: OrthogonalSampler(), "orthogonal"),
+        "dpp": Entry(lambda scale: DPPSampler(scale=scale), "DPP"),
+    },
+)
 
 
 def make_sampler(name: str, scale: float = 0.1):
     """The sampler called ``name``; ``scale`` is sigma, used by the DPP kernel."""
-    if name == "gaussian":
-        return GaussianSampler()
-    if name == "antithetic":
-        return AntitheticSampler()
-    if name == "orthogonal":
-        return OrthogonalSampler()
-    if name == "dpp":
-        return DPPSampler(scale=scale)
-    raise KeyError(f"unknown sampler {name!r}; known: {', '.join(SAMPLERS)}")
+    return SAMPLERS.make(name, scale)

@@ -1,13 +1,14 @@
 """The meta-training loop shared by every method: one ``step()`` is one meta-iteration.
 
 ``Trainer`` owns the state (parameters, optimizer state, observation statistics, the
-random generator, counters) and delegates the meta-gradient to a learner
-(``ZeroOrderESMAML``, ``FirstOrderESMAML``, ``PGMAML``). The CLI, the tests and
+random generator, counters) and delegates the meta-gradient to a learner, the method
+registered under the config's name (``esmaml_core.methods``). The CLI, the tests and
 the dashboard all drive this one loop and read ``IterationResult``s from it.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass
@@ -16,23 +17,17 @@ from typing import Protocol
 import numpy as np
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.es_maml import (
-    AdaptationOutcome,
-    FirstOrderESMAML,
-    MetaGradient,
-    ProbeTrajectories,
-    ZeroOrderESMAML,
-)
+from esmaml_core.errors import DivergenceError
 from esmaml_core.evaluation import BatchEvaluator, RunningObsStats
 from esmaml_core.executors import make_executor
+from esmaml_core.methods import METHODS
 from esmaml_core.optimizers import ascent_step, init_optimizer_state
 from esmaml_core.policies import MLPPolicy
+from esmaml_core.results import Adaptation, AdaptationOutcome, IterationResult, MetaGradient
 from esmaml_core.tasks import TaskFamily, fixed_tasks, get_task_family
 from esmaml_core.tasks.base import ObsNormalizer, Rollouts, Split
 
-
-class DivergenceError(RuntimeError):
-    """Training produced NaN or inf; the trainer's state is left at the last good iteration."""
+__all__ = ["DivergenceError", "IterationResult", "MetaLearner", "Trainer", "TrainerState", "make_trainer"]
 
 
 class MetaLearner(Protocol):
@@ -44,41 +39,15 @@ class MetaLearner(Protocol):
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
     ) -> MetaGradient: ...
 
-    def adapt(self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator):
-        """``params`` adapted to each task; the result has ``adapted_params`` (len(tasks), P)."""
+    def adapt(
+        self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator
+    ) -> Adaptation:
+        """``params`` (P,) adapted to each of ``tasks``."""
         ...
 
     def evaluate_adaptation(
         self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator, record=False
     ) -> AdaptationOutcome: ...
-
-
-@dataclass(frozen=True)
-class IterationResult:
-    """What one meta-iteration did. ``env_steps`` and ``wall_time`` are run totals."""
-
-    iteration: int
-    pre_adaptation_return: float
-    pre_adaptation_std: float
-    post_adaptation_return: float
-    post_adaptation_std: float
-    env_steps: int
-    wall_time: float
-    iteration_seconds: float
-    probe: ProbeTrajectories | None = None
-
-    def metrics(self) -> dict:
-        """The JSON line of metrics.jsonl."""
-        return {
-            "iteration": self.iteration,
-            "pre_adaptation_return": self.pre_adaptation_return,
-            "pre_adaptation_std": self.pre_adaptation_std,
-            "post_adaptation_return": self.post_adaptation_return,
-            "post_adaptation_std": self.post_adaptation_std,
-            "env_steps": self.env_steps,
-            "wall_time": self.wall_time,
-            "iteration_seconds": self.iteration_seconds,
-        }
 
 
 @dataclass(frozen=True)
@@ -163,13 +132,10 @@ class Trainer:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def evaluator(self) -> BatchEvaluator:
-        """A fresh evaluator with the current observation normaliser (fixed within an iteration)."""
+    def evaluator(self, rng: np.random.Generator) -> BatchEvaluator:
+        """A fresh evaluator drawing from ``rng``, with the current observation normaliser (fixed per iteration)."""
         stats = self.state.obs_stats if self.config.obs_norm else RunningObsStats.empty(self.family.obs_dim)
-        normalizer = stats.normalizer()
-        return BatchEvaluator(
-            self.family, self.policy, normalizer, self.horizon, self.state.rng, executor=self.executor
-        )
+        return BatchEvaluator(self.family, self.policy, stats.normalizer(), self.horizon, rng, executor=self.executor)
 
     @property
     def horizon(self) -> int:
@@ -181,15 +147,13 @@ class Trainer:
 
         Uses its own generator (from ``seed``), so evaluating never changes the training run.
         """
-        evaluate = self.evaluator()
-        evaluate.rng = np.random.default_rng(seed)
+        evaluate = self.evaluator(np.random.default_rng(seed))
         tasks = fixed_tasks(self.family, num_tasks, split)
         return self.learner.evaluate_adaptation(self.state.params, evaluate, tasks, evaluate.rng, record=record)
 
     def adaptation_replay(self, task: np.ndarray, seed: int = 0) -> AdaptationReplay:
         """Adapt the current meta-policy to ``task`` (task_dim,) and draw one start for both rollouts."""
-        evaluate = self.evaluator()
-        evaluate.rng = np.random.default_rng(seed)
+        evaluate = self.evaluator(np.random.default_rng(seed))
         task = np.asarray(task, dtype=float)
         adapted = self.learner.adapt(self.state.params, evaluate, task[None], evaluate.rng).adapted_params[0]
         start_noise = self.family.initial_noise(evaluate.rng, 1)[0]
@@ -208,27 +172,25 @@ class Trainer:
         )
 
     def step(self, probe: bool = False) -> IterationResult:
-        """Run one meta-iteration; raises DivergenceError (state unchanged) on NaN/inf."""
+        """One meta-iteration; on NaN/inf, DivergenceError and the whole state, RNG included, as it was."""
         started = time.perf_counter()
         state = self.state
-        evaluate = self.evaluator()
-        result = self.learner.meta_gradient(state.params, evaluate, state.rng, probe=probe)
+        rng = copy.deepcopy(state.rng)  # the state's own generator advances only if the step succeeds
+        evaluate = self.evaluator(rng)
+        result = self.learner.meta_gradient(state.params, evaluate, rng, probe=probe)
         params, optimizer_state = ascent_step(
             self.config.optimizer, state.params, result.gradient, state.optimizer_state, self.config.lr
         )
         finite = [result.gradient, params, result.pre_adaptation_returns, result.post_adaptation_returns]
         if not all(np.all(np.isfinite(values)) for values in finite):
-            raise DivergenceError(
-                f"iteration {state.iteration + 1} produced NaN or inf (returns, gradient or parameters); "
-                "try a smaller --lr or --alpha"
-            )
+            raise DivergenceError(state.iteration + 1)
         seconds = time.perf_counter() - started
         self.state = TrainerState(
             iteration=state.iteration + 1,
             params=params,
             optimizer_state=optimizer_state,
             obs_stats=state.obs_stats.added(evaluate.state_count, evaluate.state_sum, evaluate.state_sq_sum),
-            rng=state.rng,
+            rng=rng,
             env_steps=state.env_steps + evaluate.env_steps,
             wall_time=state.wall_time + seconds,
         )
@@ -245,19 +207,9 @@ class Trainer:
         )
 
 
-def pg_maml_learner(config: TrainConfig, family: TaskFamily) -> MetaLearner:
-    """PG-MAML, imported here so that JAX loads only when a run uses it."""
-    from esmaml_core.pg_maml import PGMAML
-
-    return PGMAML(config, family)
-
-
-LEARNERS = {"es_maml": ZeroOrderESMAML, "es_maml_first_order": FirstOrderESMAML, "pg_maml": pg_maml_learner}
-
-
 def make_trainer(config: TrainConfig) -> Trainer:
     """A trainer at iteration 0 for a validated config."""
     config.validate()
     family = get_task_family(config.task)
-    learner = LEARNERS[config.method](config, family)
+    learner = METHODS.make(config.method, config, family)
     return Trainer(config, learner, family, learner.policy)

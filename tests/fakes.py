@@ -1,10 +1,11 @@
-"""A stand-in for BatchEvaluator whose "return" is a known function of the parameters."""
+"""Test doubles: a BatchEvaluator whose "return" is a known function of the parameters, and small configs."""
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from esmaml_core.config import TrainConfig
 from esmaml_core.evaluation import Evaluation
 
 
@@ -34,3 +35,11 @@ def concave_quadratic(centre, curvature):
         return -0.5 * np.einsum("...i,ij,...j->...", diff, curvature, diff)
 
     return f
+
+
+SMALL = dict(task="four_corner", perturbations=6, queries=4, eval_tasks=4, probe_tasks=2)
+
+
+def small_config(**overrides):
+    """A four-corner run small enough to train in a fraction of a second per iteration."""
+    return TrainConfig(**{**SMALL, "iterations": 4, **overrides}).validate()

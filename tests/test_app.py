@@ -2,7 +2,6 @@
 
 import base64
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -10,13 +9,14 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from esmaml_core.analysis import list_runs, probe_iterations
-from esmaml_core.config import TrainConfig
-from esmaml_core.runs import RunStore, run_training
-from esmaml_core.session import RUNS_DIR_ENV, TrainingSession
+from esmaml_core.comparison import list_runs
+from esmaml_core.config import OPTIONS, TrainConfig
+from esmaml_core.form import shown_fields
+from esmaml_core.runs import RUNS_DIR_ENV, RunStore, run_training
+from esmaml_core.training_session import TrainingSession
 
+# Pages import app/_shared as `streamlit run app/Home.py` lets them; pytest puts app/ on the path (pyproject).
 APP_DIR = Path(__file__).resolve().parents[1] / "app"
-sys.path.insert(0, str(APP_DIR))  # as `streamlit run app/Home.py` does, so pages find app/_shared
 TIMEOUT = 120
 QUICK = dict(perturbations=8, queries=5, eval_tasks=4, probe_tasks=2)
 
@@ -54,7 +54,10 @@ def metrics(at: AppTest) -> dict[str, str]:
 
 
 def train_saved_run(root: Path, iterations: int = 3, **overrides) -> TrainingSession:
-    config = TrainConfig.for_method(**{**QUICK, "iterations": iterations, **overrides}).validate()
+    values = {**QUICK, "iterations": iterations, **overrides}
+    if values.get("method") == "pg_maml":
+        del values["perturbations"]  # PG-MAML has no perturbations
+    config = TrainConfig.for_method(**values).validate()
     session = TrainingSession.start(config, root)
     while session.status == "running":
         session.advance(10.0)
@@ -99,7 +102,7 @@ def test_train_start_shows_live_curves_that_change_and_saves_the_run(runs_dir):
         at.run()
     assert at.get("progress")[0].proto.text.startswith("finished · iteration 8 of 8")
     (run,) = list_runs(runs_dir)
-    assert run.iterations_done == 8 and probe_iterations(run.path) == list(range(1, 9))
+    assert run.iterations_done == 8 and RunStore(run.path).probe_iterations() == list(range(1, 9))
     assert at.query_params["run"] == run.name
 
 
@@ -145,9 +148,35 @@ def test_train_invalid_input_shows_an_error_not_a_traceback(runs_dir, widget, ke
 def test_train_bad_hidden_sizes_are_refused(runs_dir):
     at = open_page("1_Train")
     at.selectbox(key="train.policy").set_value("mlp").run()
-    at.text_input(key="train.hidden_text").input("32, lots").run()
+    at.text_input(key="train.hidden").input("32, lots").run()
     at.button(key="start").click().run()
     assert not at.exception and "hidden" in at.error[0].value
+
+
+def form_widgets(at: AppTest) -> dict[str, str]:
+    """Sidebar widgets by key: their labels."""
+    kinds = (at.selectbox, at.number_input, at.checkbox, at.text_input)
+    return {
+        widget.key: widget.label for kind in kinds for widget in kind if widget.key and widget.key.startswith("train.")
+    }
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [("es_maml", "es_grad", "mlp"), ("es_maml_first_order", "es_grad", "linear"), ("pg_maml", None, "linear")],
+)
+def test_every_declared_form_option_appears_in_the_form_where_it_applies(runs_dir, setting):
+    """One declaration per option: the Train form shows exactly the declared form options that apply."""
+    method, operator, policy = setting
+    at = open_page("1_Train")
+    at.selectbox(key="train.method").set_value(method).run()
+    at.selectbox(key="train.policy").set_value(policy).run()
+    if operator:
+        at.selectbox(key="train.operator").set_value(operator).run()
+    values = {"task": "four_corner", "method": method, "policy": policy, **({"operator": operator} if operator else {})}
+    expected = {f"train.{name}": OPTIONS[name].label for name in shown_fields(values)}
+    shown = {key: label for key, label in form_widgets(at).items() if key != "train.reopen" and key != "train.x_axis"}
+    assert shown == expected
 
 
 def test_train_shows_only_the_options_of_the_chosen_method(runs_dir):
@@ -161,7 +190,7 @@ def test_train_shows_only_the_options_of_the_chosen_method(runs_dir):
     assert "train.alpha" not in keys  # hill climbing (the default) has no step size
     assert "train.hessian" not in keys and "train.inner_steps" not in keys
     at.selectbox(key="train.method").set_value("es_maml_first_order").run()
-    assert at.selectbox(key="train.operator").options == ["es_grad", "dpp"]
+    assert at.selectbox(key="train.operator").options == ["ES gradient", "DPP (ES gradient, diverse queries)"]
     assert at.checkbox(key="train.hessian") is not None and at.number_input(key="train.alpha") is not None
     at.selectbox(key="train.method").set_value("pg_maml").run()
     keys = {widget.key for widget in at.number_input} | {widget.key for widget in at.selectbox}
@@ -252,7 +281,7 @@ def test_mujoco_tasks_start_from_lighter_settings_and_point_tasks_get_theirs_bac
 def test_a_network_too_large_is_refused_by_name_and_leaves_no_run(runs_dir):
     at = open_page("1_Train")
     at.selectbox(key="train.policy").set_value("mlp").run()
-    at.text_input(key="train.hidden_text").input("100000, 100000").run()
+    at.text_input(key="train.hidden").input("100000, 100000").run()
     at.button(key="start").click().run()
     assert not at.exception
     assert "Hidden layer sizes" in at.error[0].value and "1024" in at.error[0].value
@@ -355,8 +384,8 @@ def test_compare_groups_seeds_into_bands_and_offers_downloads(runs_dir):
     assert any("stops at iteration 3" in caption.value and "has 4" in caption.value for caption in at.caption)
     legend = [trace["name"] for trace in figure_data(at) if trace.get("showlegend") is not False]
     assert sorted(legend) == [
-        "four_corner · es_maml · hill_climb · sigma=0.05 (n=1)",
-        "four_corner · es_maml · hill_climb · sigma=0.1 (n=2)",
+        "four_corner · ES-MAML (zero-order) · hill climbing · sigma=0.05 (n=1)",
+        "four_corner · ES-MAML (zero-order) · hill climbing · sigma=0.1 (n=2)",
     ]
     assert len(at.dataframe[0].value) == 3
     labels = [button.proto.label for button in at.get("download_button")]

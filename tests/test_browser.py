@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from esmaml_core.analysis import list_runs
+from esmaml_core.comparison import list_runs
 from esmaml_core.config import TrainConfig
-from esmaml_core.session import TrainingSession
+from esmaml_core.training_session import TrainingSession
 from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard, start_training
 
 sync_api = pytest.importorskip("playwright.sync_api")

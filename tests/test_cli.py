@@ -11,19 +11,13 @@ import numpy as np
 import pytest
 
 from esmaml_core import trainer as trainer_module
-from esmaml_core.cli import (
-    TRAIN_OPTIONS,
-    build_parser,
-    config_for_new_run,
-    flag,
-    given_config_values,
-    main,
-    train_command,
-)
+from esmaml_core.cli import build_parser, given_config_values, main, train_command
 from esmaml_core.config import TrainConfig
+from esmaml_core.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
-FAST = ["--task", "goal_2d", "--perturbations", "6", "--queries", "3", "--eval-tasks", "2", "--probe-tasks", "0"]
+FAST = ["--task", "goal_2d", "--perturbations", "6", "--queries", "3", "--eval-tasks", "2"]
+NO_PROBES = ["--probe-tasks", "0"]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -41,12 +35,15 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         (["--alpha", "nan"], ["--alpha", "nan", "finite"]),
         (["--lr", "inf"], ["--lr", "inf", "finite"]),
         (["--queries", "0"], ["--queries", ">= 1"]),
-        (["--iterations", "-5"], ["--iterations", "-5", ">= 0"]),
+        (["--iterations", "-5"], ["--iterations", "-5", ">= 1"]),
         (["--task", "moon"], ["--task", "moon", "four_corner"]),
         (["--operator", "newton"], ["--operator", "newton", "hill_climb"]),
         (["--policy", "transformer"], ["--policy", "transformer", "linear"]),
         (["--method", "reptile"], ["--method", "reptile", "es_maml"]),
-        (["--hidden", "16"], ["--hidden", "--policy mlp"]),
+        (["--hidden", "16"], ["--hidden", "policy mlp"]),
+        (["--method", "pg_maml", "--sigma", "0.1"], ["--sigma", "only es_maml and es_maml_first_order"]),
+        (["--inner-steps", "2"], ["--inner-steps", "only pg_maml"]),
+        (["--probe-every", "-1"], ["--probe-every", ">= 0"]),
         (["--sigma", "abc"], ["--sigma", "abc"]),
     ],
 )
@@ -63,12 +60,12 @@ def test_bad_input_is_one_line_exit_2_without_traceback(tmp_path, args, mentions
 
 def test_train_resume_and_eval(tmp_path):
     run = str(tmp_path / "demo")
-    first = cli("train", *FAST, "--iterations", "3", "--seed", "0", "--out", run)
+    first = cli("train", *FAST, *NO_PROBES, "--iterations", "3", "--seed", "0", "--out", run)
     assert first.returncode == 0, first.stderr
     assert "3/3" in first.stderr and "post" in first.stderr  # the progress line
     assert len(Path(run, "metrics.jsonl").read_text().splitlines()) == 3
 
-    again = cli("train", *FAST, "--iterations", "3", "--out", run)
+    again = cli("train", *FAST, *NO_PROBES, "--iterations", "3", "--out", run)
     assert again.returncode == 2 and "--resume" in again.stderr and "--force" in again.stderr
 
     mismatch = cli("train", "--out", run, "--resume", "--sigma", "0.3")
@@ -85,7 +82,7 @@ def test_train_resume_and_eval(tmp_path):
     text = cli("eval", "--run", run, "--tasks", "4")
     assert "pre-adaptation return" in text.stdout and "post-adaptation return" in text.stdout
 
-    forced = cli("train", *FAST, "--iterations", "1", "--out", run, "--force", "--quiet")
+    forced = cli("train", *FAST, *NO_PROBES, "--iterations", "1", "--out", run, "--force", "--quiet")
     assert forced.returncode == 0 and len(Path(run, "metrics.jsonl").read_text().splitlines()) == 1
 
 
@@ -103,16 +100,33 @@ def test_eval_refuses_a_missing_run_and_bad_task_count(tmp_path, capsys):
 
 def test_training_that_diverges_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(trainer_module, "ascent_step", lambda name, params, *rest: (params * np.nan, rest[1]))
-    assert main(["train", *FAST, "--iterations", "2", "--quiet", "--out", str(tmp_path / "run")]) == 1
+    assert main(["train", *FAST, *NO_PROBES, "--iterations", "2", "--quiet", "--out", str(tmp_path / "run")]) == 1
     assert "last good checkpoint" in capsys.readouterr().err
 
 
-def test_help_documents_every_option():
-    text = build_parser()._subparsers._group_actions[0].choices["train"].format_help()
-    for field, _ in TRAIN_OPTIONS:
-        assert flag(field) in text
-    for name in ("--out", "--resume", "--force", "--hessian"):
-        assert name in text
+def test_probe_every_saves_probe_paths_into_the_run(tmp_path):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                *FAST,
+                "--probe-tasks",
+                "2",
+                "--iterations",
+                "4",
+                "--probe-every",
+                "2",
+                "--quiet",
+                "--out",
+                str(run),
+            ]
+        )
+        == 0
+    )
+    store = RunStore.open(run)
+    assert store.probe_iterations() == [2, 4]
+    assert store.load_probe(4).query_paths.shape == (2, 3, 101, 2)  # 2 probe tasks, K = 3, 100 steps
 
 
 @pytest.mark.parametrize(
@@ -123,16 +137,17 @@ def test_help_documents_every_option():
         TrainConfig(task="fb_ant", sigma=0.02, adaptation_sigma=0.005, optimizer="adam", horizon=200, executor="ray"),
         TrainConfig(method="es_maml_first_order", operator="es_grad", policy="mlp", hidden=(16, 8), hessian=True),
         TrainConfig(method="es_maml_first_order", operator="dpp", sigma=0.05),
-        TrainConfig(task="goal_2d", sampler="orthogonal", fitness="centered_rank", obs_norm=False, task_batch=3),
+        TrainConfig(task="goal_2d", sampler="orthogonal", fitness="centered_rank", obs_norm=False, queries=7),
+        TrainConfig(method="es_maml_first_order", operator="es_grad", task_batch=3, executor="process", workers=3),
     ],
 )
 def test_train_command_rebuilds_the_config(config):
     """export records train_command(config) as how an asset was made: it must make that config again."""
     command = train_command(config, "runs/x")
     args = build_parser().parse_args(command.split()[3:])
-    rebuilt = config_for_new_run(given_config_values(args))
+    rebuilt = TrainConfig.from_given(given_config_values(args))
     assert args.out == "runs/x"
-    assert rebuilt == dataclasses.replace(config, executor="inprocess")
+    assert rebuilt == dataclasses.replace(config, executor="inprocess", workers=2, ray_address=None)
     assert "--executor" not in command and ("--operator" in command) == (config.method != "pg_maml")
 
 
@@ -155,8 +170,8 @@ def test_render_writes_a_side_by_side_video_of_a_mujoco_run(tmp_path):
 
 def test_executor_options_may_change_on_resume(tmp_path):
     run = str(tmp_path / "run")
-    assert cli("train", *FAST, "--iterations", "1", "--out", run, "--quiet").returncode == 0
+    assert cli("train", *FAST, *NO_PROBES, "--iterations", "1", "--out", run, "--quiet").returncode == 0
     resumed = cli("train", "--out", run, "--resume", "--iterations", "2", "--executor", "process", "--quiet")
     assert resumed.returncode == 0, resumed.stderr
-    bad = cli("train", *FAST, "--workers", "0", "--out", str(tmp_path / "other"))
+    bad = cli("train", *FAST, *NO_PROBES, "--workers", "0", "--out", str(tmp_path / "other"))
     assert bad.returncode == 2 and "--workers" in bad.stderr

@@ -96,15 +96,15 @@ def test_same_seed_same_run_and_different_seed_different_run():
 @pytest.mark.parametrize(
     "overrides",
     [
-        dict(method="es_maml", operator="hill_climb"),
-        dict(method="es_maml_first_order", operator="es_grad", task_batch=2),
+        dict(method="es_maml", operator="hill_climb", perturbations=4),
+        dict(method="es_maml_first_order", operator="es_grad", task_batch=2, perturbations=4),
         dict(method="pg_maml", task_batch=2),
     ],
 )
 def test_held_out_tasks_never_shape_the_observation_normaliser(overrides):
     """Evaluation rows share the batched calls, but only training rows feed the running obs statistics."""
     config = TrainConfig.for_method(
-        task="biased_sensor_cartpole", perturbations=4, queries=3, eval_tasks=2, probe_tasks=0, horizon=30, **overrides
+        task="biased_sensor_cartpole", queries=3, eval_tasks=2, probe_tasks=0, horizon=30, **overrides
     )
     states = []
     for bias_shift in (0.0, 0.1):  # the sensor bias is in the observation: other eval tasks, other states

@@ -19,6 +19,7 @@ from esmaml_core.pg_maml import (
     GaussianPolicy,
     NoisyRows,
     TrajectoryBatch,
+    float64,
     inner_step,
     linear_baseline_advantages,
     task_meta_gradients,
@@ -27,6 +28,13 @@ from esmaml_core.policies import MLPPolicy
 from esmaml_core.runs import RunStore, run_training
 from esmaml_core.tasks import ObsNormalizer, get_task_family
 from esmaml_core.trainer import make_trainer
+
+
+@pytest.fixture(autouse=True)
+def jax_in_float64():
+    """These tests call the JAX functions directly, in float64 as the library's own calls are."""
+    with float64():
+        yield
 
 
 def pg_config(**values) -> TrainConfig:
@@ -137,6 +145,7 @@ def importance_surrogate(log_probs, params, reference, batch: TrajectoryBatch) -
     return jnp.sum((ratios - before) * batch.advantages) / np.prod(batch.advantages.shape[:-1])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("inner_steps", [1, 2])
 def test_mlp_meta_gradient_matches_finite_differences_of_a_fixed_sample_objective(inner_steps):
     config = pg_config(
@@ -183,7 +192,9 @@ def test_mlp_meta_gradient_matches_finite_differences_of_a_fixed_sample_objectiv
 def test_meta_gradient_reports_held_out_returns_and_probe_paths():
     config = pg_config(queries=3, task_batch=2, eval_tasks=5, probe_tasks=2, horizon=15)
     trainer = make_trainer(config)
-    result = trainer.learner.meta_gradient(trainer.state.params, trainer.evaluator(), trainer.state.rng, probe=True)
+    result = trainer.learner.meta_gradient(
+        trainer.state.params, trainer.evaluator(trainer.state.rng), trainer.state.rng, probe=True
+    )
     assert result.gradient.shape == (trainer.learner.policy.num_params,)
     assert result.pre_adaptation_returns.shape == result.post_adaptation_returns.shape == (5,)
     probe = result.probe

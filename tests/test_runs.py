@@ -1,5 +1,6 @@
 """The run store: bit-for-bit resume, refused corrupt checkpoints, divergence keeps the last good state."""
 
+import dataclasses
 import json
 import os
 import stat
@@ -8,17 +9,12 @@ import numpy as np
 import pytest
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.runs import (
-    FILE_MODE,
-    KEEP_CHECKPOINTS,
-    CheckpointError,
-    RunStore,
-    RunStoreError,
-    atomic_write,
-    load_checkpoint,
-    run_training,
-)
-from esmaml_core.trainer import DivergenceError
+from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunStoreError
+from esmaml_core.files import atomic_write, load_checkpoint
+from esmaml_core.runs import KEEP_CHECKPOINTS, RunStore, run_training
+from esmaml_core.trainer import make_trainer
+
+TIMES = {"wall_time": 0.0, "iteration_seconds": 0.0}
 
 SMALL = dict(task="goal_2d", operator="hill_climb", perturbations=8, queries=4, eval_tasks=3, probe_tasks=0)
 
@@ -93,7 +89,7 @@ def test_resumed_run_continues_after_a_crash_left_a_torn_metrics_line(tmp_path):
 
 def test_existing_folder_needs_force(tmp_path):
     train(tmp_path / "run", 1)
-    with pytest.raises(RunStoreError, match="--resume"):
+    with pytest.raises(RunExistsError, match="already exists"):
         RunStore.create(tmp_path / "run", TrainConfig())
     RunStore.create(tmp_path / "run", TrainConfig(), force=True)
     assert RunStore.open(tmp_path / "run").read_metrics() == []
@@ -108,6 +104,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     training = run_training(trainer, store, 5)
     next(training), next(training)
     good_params = trainer.state.params.copy()
+    good_rng = trainer.state.rng.bit_generator.state
     original = trainer.learner.meta_gradient
 
     def poisoned(*args, **kwargs):
@@ -116,19 +113,56 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
         return result
 
     trainer.learner.meta_gradient = poisoned
-    with pytest.raises(DivergenceError, match="NaN or inf"):
+    with pytest.raises(DivergenceError, match="NaN or inf") as error:
         next(training)
+    assert error.value.iteration == 3 and "--" not in str(error.value)  # the library names no CLI flag
     np.testing.assert_array_equal(trainer.state.params, good_params)
+    assert trainer.state.rng.bit_generator.state == good_rng  # the whole state, RNG included, is as it was
     restored, _ = store.restore_trainer()
     assert restored.state.iteration == 2
     np.testing.assert_array_equal(restored.state.params, good_params)
 
 
+def test_a_step_after_a_divergence_continues_exactly_as_if_it_had_not_been_tried():
+    config = TrainConfig(iterations=5, **SMALL)
+    tried, straight = make_trainer(config), make_trainer(config)
+    tried.step(), straight.step()
+    original = tried.learner.meta_gradient
+
+    def poisoned(*args, **kwargs):
+        result = original(*args, **kwargs)
+        result.gradient[0] = np.inf
+        return result
+
+    tried.learner.meta_gradient = poisoned
+    with pytest.raises(DivergenceError):
+        tried.step()
+    tried.learner.meta_gradient = original
+    assert tried.step().metrics() | TIMES == straight.step().metrics() | TIMES
+    np.testing.assert_array_equal(tried.state.params, straight.state.params)
+
+
 def test_run_files_get_the_permissions_open_would_give(tmp_path):
-    """Atomic writes go through mkstemp (mode 0600); the final files must honour the umask instead."""
-    store, _, _, _ = train(tmp_path / "run", 1)
+    """Atomic writes create their temporary file as open() does, so the process's umask applies."""
+    previous = os.umask(0o027)
+    try:
+        store, _, _, _ = train(tmp_path / "run", 1)
+    finally:
+        os.umask(previous)
     for path in [store.path / "config.json", *store.checkpoints()]:
-        assert stat.S_IMODE(path.stat().st_mode) == FILE_MODE, path.name
+        assert stat.S_IMODE(path.stat().st_mode) == 0o640, path.name
+
+
+def test_checkpoints_are_ordered_by_iteration_number_not_by_name(tmp_path):
+    store, trainer, _, _ = train(tmp_path / "run", 1)
+    for iteration in (999_999, 1_000_000, 1_000_001):
+        store.save_checkpoint(dataclasses.replace(trainer.state, iteration=iteration))
+    assert [path.name for path in store.checkpoints()] == [
+        "iter_999999.npz",
+        "iter_1000000.npz",
+        "iter_1000001.npz",
+    ]
+    assert store.latest_state()[0].iteration == 1_000_001
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):

@@ -1,12 +1,10 @@
 """View helpers shared by the dashboard's pages; the logic they display lives in esmaml_core.
 
-Importing this package puts the project root on ``sys.path``, so ``streamlit run
-app/Home.py`` finds ``esmaml_core`` without installing the project.
+The dashboard's process is its own: importing this package (every page does, before
+``esmaml_core``) makes MuJoCo render headless unless the user chose a GL backend.
+MuJoCo reads ``MUJOCO_GL`` when first imported.
 """
 
-import sys
-from pathlib import Path
+import os
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if str(PROJECT_ROOT) not in sys.path:
-    sys.path.insert(0, str(PROJECT_ROOT))
+os.environ.setdefault("MUJOCO_GL", "egl")

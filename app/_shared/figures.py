@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from esmaml_core.analysis import REWARD_RADIUS, CurveBand, explored_paths
-from esmaml_core.es_maml import ProbeTrajectories
+from esmaml_core.comparison import CurveBand
+from esmaml_core.exploration import REWARD_RADIUS, explored_paths
+from esmaml_core.results import ProbeTrajectories
 from esmaml_core.tasks.point import CORNERS, PointTaskFamily
 
 X_AXES = {"iteration": "meta-iteration", "env_steps": "environment steps", "wall_time": "wall time (s)"}

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from esmaml_core.runs import RunStoreError
-from esmaml_core.session import Status, TrainingSession, runs_root
+from esmaml_core.errors import RunStoreError
+from esmaml_core.runs import runs_root
+from esmaml_core.training_session import Status, TrainingSession
 
 SESSION_KEY = "training_session"
 RUN_QUERY_PARAM = "run"

@@ -6,75 +6,24 @@ import streamlit as st
 from _shared.figures import X_AXES, empty_learning_curves, learning_curves
 from _shared.state import current_session, page_link, page_setup, set_current_session, tick_interval, train_a_little
 
-from esmaml_core.analysis import list_runs, metric_curves
-from esmaml_core.config import METHODS, POLICIES, ConfigError, TrainConfig
-from esmaml_core.fitness import FITNESS_SHAPINGS
-from esmaml_core.optimizers import OPTIMIZERS
-from esmaml_core.runs import RunStoreError
-from esmaml_core.sampling import SAMPLERS
-from esmaml_core.session import (
+from esmaml_core.comparison import list_runs, metric_curves
+from esmaml_core.config import OPTIONS, ConfigError, TrainConfig
+from esmaml_core.errors import RunStoreError
+from esmaml_core.form import (
+    KEPT_ON_METHOD_CHANGE,
     TASK_DEPENDENT_FIELDS,
-    Status,
-    TrainingSession,
-    applicable_operators,
     build_config,
+    choice_label,
+    choices,
     form_defaults,
-    method_fields,
     parse_hidden_sizes,
-    runs_root,
+    sections,
+    shown_fields,
 )
+from esmaml_core.runs import runs_root
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.point import PointTaskFamily
-
-METHOD_LABELS = {
-    "es_maml": "ES-MAML (zero-order)",
-    "es_maml_first_order": "ES-MAML (first-order / Hessian)",
-    "pg_maml": "PG-MAML (policy gradient)",
-}
-HIDDEN_KEY, HIDDEN_LABEL = "train.hidden_text", "Hidden layer sizes"
-
-# field -> (label, help, step of a number input)
-FIELDS: dict[str, tuple[str, str, float | None]] = {
-    "task": ("Task", "the task family meta-trained on", None),
-    "policy": ("Policy", "linear, or an MLP with ReLU hidden layers (tanh output, as every policy)", None),
-    "method": ("Method", "how the meta-gradient is estimated", None),
-    "operator": ("Adaptation operator U", "how K queries of a task turn θ into adapted parameters", None),
-    "hessian": ("Add the ES-Hessian term", "meta-gradient g + α H g instead of g", None),
-    "first_order": ("First-order MAML", "stop the gradient at the inner step", None),
-    "inner_steps": ("Inner policy-gradient steps", "adaptation steps per task", 1),
-    "sampler": ("Perturbation sampler", "how meta-level directions are drawn", None),
-    "perturbations": ("Perturbations n", "meta-level directions per iteration (antithetic: 2n rollouts)", 1),
-    "sigma": ("σ: meta perturbation scale", "θ + σ g", 0.01),
-    "lr": ("Meta step size", "outer learning rate", 0.001),
-    "optimizer": ("Meta optimizer", "outer update rule", None),
-    "task_batch": ("Tasks per iteration", "training tasks per meta-iteration", 1),
-    "queries": ("K: queries per task", "rollouts adaptation may use on a new task", 1),
-    "alpha": ("α: adaptation step size", "inner step size", 0.001),
-    "adaptation_sigma": ("Adaptation σ", "scale of the K query perturbations", 0.01),
-    "init_log_std": ("Initial log std", "action noise of the stochastic policy", 0.1),
-    "iterations": ("Meta-iterations", "total iterations of the run", 1),
-    "seed": ("Seed", "the same seed gives the same run", 1),
-    "fitness": ("Fitness shaping", "how returns become ES weights", None),
-    "horizon": ("Horizon", "episode length; empty: the task's own (100 point tasks, 200 others)", 1),
-    "eval_tasks": ("Evaluation tasks", "held-out tasks scored before and after adaptation every iteration", 1),
-}
-CHOICES = {
-    "task": lambda method: tuple(TASK_FAMILIES),
-    "policy": lambda method: POLICIES,
-    "method": lambda method: METHODS,
-    "operator": applicable_operators,
-    "sampler": lambda method: SAMPLERS,
-    "optimizer": lambda method: OPTIMIZERS,
-    "fitness": lambda method: FITNESS_SHAPINGS,
-}
-SECTIONS = (
-    ("Method", ("method", "operator", "hessian", "first_order", "inner_steps")),
-    ("Meta level (outer loop)", ("sampler", "perturbations", "sigma", "lr", "optimizer", "task_batch")),
-    ("Adaptation (inner loop, K queries)", ("queries", "alpha", "adaptation_sigma", "init_log_std")),
-    ("Run", ("iterations", "seed")),
-)
-ADVANCED = ("fitness", "horizon", "eval_tasks")
-KEPT_ON_METHOD_CHANGE = ("task", "method", "policy", "iterations", "seed")
+from esmaml_core.training_session import Status, TrainingSession
 
 
 def chosen_defaults() -> dict:
@@ -84,7 +33,7 @@ def chosen_defaults() -> dict:
 def reset_method_defaults() -> None:
     """A new method brings its own defaults (e.g. PG-MAML's Adam and task batch)."""
     defaults = chosen_defaults()
-    for name in FIELDS.keys() - set(KEPT_ON_METHOD_CHANGE):
+    for name in OPTIONS.keys() - {"hidden", *KEPT_ON_METHOD_CHANGE}:
         st.session_state[f"train.{name}"] = defaults[name]
 
 
@@ -97,41 +46,53 @@ def reset_task_defaults() -> None:
 
 def field_input(name: str, method: str, defaults: dict) -> object:
     """One sidebar input for config field ``name``, its state kept under ``train.<name>``."""
-    label, help_text, step = FIELDS[name]
+    declared = OPTIONS[name]
     key = f"train.{name}"
+    if declared.kind == "sizes":  # typed as text: "32, 32"
+        st.session_state.setdefault(key, ", ".join(map(str, defaults[name])))
+        return st.text_input(declared.label, key=key, help=declared.help)
     st.session_state.setdefault(key, defaults[name])
-    if name in CHOICES:
-        options = CHOICES[name](method)
+    if declared.kind == "choice":
+        options = choices(name, method)
         if st.session_state[key] not in options:
             st.session_state[key] = options[0]
         on_change = {"method": reset_method_defaults, "task": reset_task_defaults}.get(name)
-        format_func = METHOD_LABELS.get if name == "method" else str
-        return st.selectbox(label, options, key=key, help=help_text, on_change=on_change, format_func=format_func)
-    if isinstance(defaults[name], bool):
-        return st.checkbox(label, key=key, help=help_text)
-    if name == "horizon":  # empty means the task's own
-        value = st.number_input(label, min_value=1, step=int(step), key=key, help=help_text, placeholder="task default")
+        return st.selectbox(
+            declared.label,
+            options,
+            key=key,
+            help=declared.help,
+            on_change=on_change,
+            format_func=lambda value: choice_label(name, value),
+        )
+    if declared.kind == "bool":
+        return st.checkbox(declared.label, key=key, help=declared.help)
+    if declared.kind == "int":  # no min/max on the widget: validation refuses bad values with the field's rule
+        value = st.number_input(
+            declared.label,
+            step=int(declared.step or 1),
+            key=key,
+            help=declared.help,
+            placeholder="task default" if declared.optional else None,
+        )
         return None if value is None else int(value)
-    if isinstance(defaults[name], int):
-        minimum = 1 if name == "iterations" else None  # a run of 0 iterations would never show anything
-        return int(st.number_input(label, min_value=minimum, step=int(step), key=key, help=help_text))
-    return float(st.number_input(label, step=step, format="%g", key=key, help=help_text))
+    return float(st.number_input(declared.label, step=declared.step, format="%g", key=key, help=declared.help))
 
 
 def sidebar_form() -> dict | None:
-    """The run's options; returns the raw values when Start is pressed, else None."""
+    """The run's options, section by section as declared; returns the raw values when Start is pressed, else None."""
     method = st.session_state.get("train.method", TrainConfig.method)
-    defaults = form_defaults(method, st.session_state.get("train.task", TrainConfig.task))
-    values = {name: field_input(name, method, defaults) for name in ("task", "policy")}
-    if values["policy"] == "mlp":
-        st.session_state.setdefault(HIDDEN_KEY, ", ".join(map(str, defaults["hidden"])))
-        values["hidden"] = st.text_input(HIDDEN_LABEL, key=HIDDEN_KEY, help="e.g. 32, 32")
-    for title, names in (*SECTIONS, ("Advanced", ADVANCED)):
-        st.subheader(title)
+    task = st.session_state.get("train.task", TrainConfig.task)
+    defaults = form_defaults(method, task)
+    values: dict = {}
+    for title, names in sections():
+        if title != "Task":
+            st.subheader(title)
         for name in names:
-            if name == "method" or name in method_fields(method, values.get("operator")):
+            shown = shown_fields({**defaults, **values, "method": method, "task": task})
+            if name in ("task", "method") or name in shown:
                 values[name] = field_input(name, method, defaults)
-        method = values["method"]
+            method, task = values.get("method", method), values.get("task", task)
     return values if st.button("Start training", type="primary", key="start", width="stretch") else None
 
 
@@ -142,7 +103,7 @@ def start(values: dict) -> None:
             values = {**values, "hidden": parse_hidden_sizes(values["hidden"])}
         session = TrainingSession.start(build_config(values))
     except ConfigError as error:
-        label = HIDDEN_LABEL if error.field == "hidden" else FIELDS.get(error.field, (error.field,))[0]
+        label = OPTIONS[error.field].label if error.field in OPTIONS else error.field
         st.error(f"**{label}** (`{error.field}`): got {error.value!r}; {error.allowed}", icon=":material/error:")
         return
     except (MemoryError, RunStoreError) as error:
@@ -166,7 +127,7 @@ def reopen_form() -> None:
     if st.button("Reopen", key="reopen"):
         try:
             set_current_session(TrainingSession.reopen(by_name[name].path))
-        except (RunStoreError, ConfigError) as error:
+        except RunStoreError as error:
             st.error(f"Cannot reopen {name}: {error}")
 
 
@@ -264,9 +225,8 @@ if session is None:
 else:
     config = session.config
     st.subheader(session.store.name)
-    details = config.operator if config.method != "pg_maml" else f"K = {config.queries}"
     st.caption(
-        f"{config.task} · {METHOD_LABELS.get(config.method, config.method)} · {details} · "
+        f"{config.label()} · K = {config.queries} · "
         f"{config.policy} policy · seed {config.seed} · saved in `{session.store.path}` · "
         "trains while this page is open, waits while you look at other pages"
     )

@@ -4,25 +4,22 @@ import streamlit as st
 from _shared.figures import exploration_figure
 from _shared.state import current_session, page_link, page_setup, tick_interval, train_a_little
 
-from esmaml_core.analysis import (
-    PretrainedPolicy,
-    RunSummary,
+from esmaml_core.assets import PretrainedPolicy, list_pretrained
+from esmaml_core.comparison import RunSummary, list_runs
+from esmaml_core.errors import CheckpointError
+from esmaml_core.exploration import (
     distinct_corners_reached,
     explored_paths,
     final_distances,
-    list_pretrained,
-    list_runs,
-    load_probe,
     nearest_iteration,
-    probe_iterations,
     probe_policy,
     record_checkpoint_probe,
 )
-from esmaml_core.es_maml import ProbeTrajectories
-from esmaml_core.runs import CheckpointError
-from esmaml_core.session import PRETRAINED_DIR, Status, runs_root
+from esmaml_core.results import ProbeTrajectories
+from esmaml_core.runs import RunStore, runs_root
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.point import PointTaskFamily
+from esmaml_core.training_session import Status
 
 PLAY_SECONDS = 0.8
 ITERATION_KEY, PROPOSALS_KEY, PLAYING_KEY = "explore.iteration", "explore.proposals", "explore.playing"
@@ -46,13 +43,13 @@ def pretrained_probe(path: str) -> ProbeTrajectories:
 
 def source_iterations(source: Source) -> list[int]:
     """Meta-iterations whose exploration can be shown: a run's recorded probes, an asset's one iteration."""
-    return [source.iteration] if isinstance(source, PretrainedPolicy) else probe_iterations(source.path)
+    return [source.iteration] if isinstance(source, PretrainedPolicy) else RunStore(source.path).probe_iterations()
 
 
 def source_probe(source: Source, iteration: int) -> ProbeTrajectories:
     if isinstance(source, PretrainedPolicy):
         return pretrained_probe(str(source.path))
-    return load_probe(source.path, iteration)
+    return RunStore(source.path).load_probe(iteration)
 
 
 def choose_source(sources: list[Source], pg: bool, live_name: str | None) -> Source | None:
@@ -167,7 +164,7 @@ if session is not None and session.config.task in point_tasks:
     st.session_state.setdefault("explore.task", session.config.task)
 task = st.radio("Task", point_tasks, horizontal=True, key="explore.task")
 live_name = session.store.name if session is not None else None
-all_sources = [*list_runs(runs_root(), task=task), *list_pretrained(PRETRAINED_DIR, task=task)]
+all_sources = [*list_runs(runs_root(), task=task), *list_pretrained(task=task)]
 chosen = []
 for column, (title, subtitle, pg) in zip(st.columns(2), SIDES, strict=True):
     with column:

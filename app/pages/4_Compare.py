@@ -7,8 +7,8 @@ import streamlit as st
 from _shared.figures import bands_figure
 from _shared.state import page_link, page_setup
 
-from esmaml_core.analysis import aggregate_curves, final_returns_rows, group_runs, list_runs, rows_to_csv
-from esmaml_core.session import runs_root
+from esmaml_core.comparison import aggregate_curves, final_returns_rows, group_runs, list_runs, rows_to_csv
+from esmaml_core.runs import runs_root
 
 METRICS = {"post_adaptation_return": "post-adaptation return", "pre_adaptation_return": "pre-adaptation return"}
 DEFAULT_SELECTION = 12

@@ -6,7 +6,7 @@ import streamlit as st
 from _shared.figures import ACCEPTED_COLOR, ADAPTED_COLOR, POST_COLOR, PRE_COLOR, QUERY_COLOR
 from _shared.state import page_link, page_setup
 
-from esmaml_core.analysis import (
+from esmaml_core.teaching import (
     TOY_OPTIMUM,
     ToyAdaptation,
     es_gradient_estimate,

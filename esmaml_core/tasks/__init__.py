@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+from esmaml_core.registry import Entry, Registry
 from esmaml_core.tasks.base import ObsNormalizer, Rollouts, TaskFamily, fixed_tasks, sample_tasks
 from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
-from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES
+from esmaml_core.tasks.mujoco import FB_ANT, FB_HALFCHEETAH, FB_SWIMMER, FB_WALKER
 from esmaml_core.tasks.point import FOUR_CORNER, GOAL_2D
 
-TASK_FAMILIES: dict[str, TaskFamily] = {
-    FOUR_CORNER.name: FOUR_CORNER,
-    GOAL_2D.name: GOAL_2D,
-    BIASED_SENSOR_CARTPOLE.name: BIASED_SENSOR_CARTPOLE,
-    **{family.name: family for family in MUJOCO_FAMILIES},  # models compile on first use
-}
+TASK_FAMILIES: Registry[TaskFamily] = Registry(
+    "task",
+    {
+        FOUR_CORNER.name: Entry(FOUR_CORNER, "Four Corner"),
+        GOAL_2D.name: Entry(GOAL_2D, "2D Goal"),
+        BIASED_SENSOR_CARTPOLE.name: Entry(BIASED_SENSOR_CARTPOLE, "BiasedSensorCartPole"),
+        # MuJoCo models compile on first use
+        FB_SWIMMER.name: Entry(FB_SWIMMER, "ForwardBackward Swimmer"),
+        FB_WALKER.name: Entry(FB_WALKER, "ForwardBackward Walker"),
+        FB_ANT.name: Entry(FB_ANT, "ForwardBackward Ant"),
+        FB_HALFCHEETAH.name: Entry(FB_HALFCHEETAH, "ForwardBackward HalfCheetah"),
+    },
+)
 
 
 def get_task_family(name: str) -> TaskFamily:
     """The task family called ``name``; raises KeyError listing the known names."""
-    try:
-        return TASK_FAMILIES[name]
-    except KeyError:
-        raise KeyError(f"unknown task {name!r}; known: {', '.join(TASK_FAMILIES)}") from None
+    return TASK_FAMILIES[name]
 
 
 __all__ = [

@@ -50,7 +50,6 @@ slightly, e.g. 0.004 over a 200-step random-action episode.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -60,9 +59,6 @@ from typing import Literal
 import numpy as np
 
 from esmaml_core.tasks.base import BatchPolicy, EpisodeBatch, ObsNormalizer, Rollouts, Split
-
-# Rendering is headless unless the user chose a backend; MuJoCo reads this on import.
-os.environ.setdefault("MUJOCO_GL", "egl")
 
 NUM_TASK_IDS = 100
 TRAIN_IDS = np.arange(0, 50)

@@ -7,119 +7,26 @@ and returns; ``tick(budget)`` does the same but moves slow iterations (MuJoCo) t
 worker thread so the caller never waits for them. Every iteration is on disk as soon as
 it is done (metrics, checkpoint and, every ``probe_every`` iterations, the probe paths),
 so a closed browser tab loses nothing and ``TrainingSession.reopen`` continues the run.
-
-Run folders live under ``runs_root()``: ``$ESMAML_RUNS_DIR`` if set, else ``runs/`` at
-the project root. This module also turns the dashboard's form into a validated config.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
-from esmaml_core.analysis import save_probe
-from esmaml_core.config import OPERATORS, ConfigError, TrainConfig
-from esmaml_core.runs import RunStore, run_training
+from esmaml_core.config import TrainConfig
+from esmaml_core.errors import DivergenceError
+from esmaml_core.results import IterationResult
+from esmaml_core.runs import RunStore, run_training, runs_root
 from esmaml_core.tasks import TASK_FAMILIES
-from esmaml_core.tasks.mujoco import ForwardBackwardFamily
 from esmaml_core.tasks.point import PointTaskFamily
-from esmaml_core.trainer import DivergenceError, IterationResult, Trainer
+from esmaml_core.trainer import Trainer
 
-RUNS_DIR_ENV = "ESMAML_RUNS_DIR"
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-PRETRAINED_DIR = PROJECT_ROOT / "assets" / "pretrained"  # shipped meta-policies (esmaml_core.assets)
 MAX_PROBES_PER_RUN = 100
-
-# The fields each method reads; the others keep their defaults (PG-MAML refuses changed ES-only fields
-# and vice versa). A method not listed here uses every ES field.
-ES_FIELDS = ("operator", "sampler", "sigma", "perturbations", "fitness", "alpha", "adaptation_sigma")
-METHOD_FIELDS: dict[str, tuple[str, ...]] = {
-    "es_maml": ES_FIELDS,
-    "es_maml_first_order": (*ES_FIELDS, "hessian", "task_batch"),
-    "pg_maml": ("alpha", "task_batch", "inner_steps", "init_log_std", "first_order"),
-}
-COMMON_FIELDS = (
-    "task",
-    "method",
-    "policy",
-    "hidden",
-    "iterations",
-    "seed",
-    "lr",
-    "optimizer",
-    "queries",
-    "horizon",
-    "eval_tasks",
-)
-# The dashboard's starting values, lighter than the paper's so a run shows progress soon: a
-# point-task iteration then takes ~0.1 s; MuJoCo ones take seconds even at the lighter
-# settings the pretrained MuJoCo assets were trained with (assets/README.md).
-DASHBOARD_DEFAULTS = {"perturbations": 50, "iterations": 50}
-MUJOCO_DASHBOARD_DEFAULTS = {"perturbations": 20, "queries": 10, "eval_tasks": 4, "horizon": 100}
-TASK_DEPENDENT_FIELDS = tuple(MUJOCO_DASHBOARD_DEFAULTS)
-
-
-def runs_root() -> Path:
-    """Where the dashboard keeps runs: ``$ESMAML_RUNS_DIR`` or ``<project>/runs``."""
-    return Path(os.environ.get(RUNS_DIR_ENV) or PROJECT_ROOT / "runs")
-
-
-def parse_hidden_sizes(text: str) -> tuple[int, ...]:
-    """'64, 64' -> (64, 64); anything but comma-separated whole numbers raises ConfigError."""
-    parts = [part.strip() for part in text.split(",")]
-    if not all(re.fullmatch(r"\d+", part) for part in parts):
-        raise ConfigError("hidden", text, "comma-separated whole numbers, e.g. 32, 32")
-    return tuple(int(part) for part in parts)
-
-
-def method_fields(method: str, operator: str | None = None) -> tuple[str, ...]:
-    """The config fields a form should offer for ``method`` and ``operator``.
-
-    Hill climbing has no step size, and DPP queries have no ES Hessian (TrainConfig.validate).
-    """
-    names = COMMON_FIELDS + METHOD_FIELDS.get(method, ES_FIELDS)
-    dropped = {"hill_climb": "alpha", "dpp": "hessian"}.get(operator) if "operator" in names else None
-    return tuple(name for name in names if name != dropped)
-
-
-def form_defaults(method: str, task: str) -> dict:
-    """Starting values of the Train form for ``method`` on ``task`` (TrainConfig fields)."""
-    values = {**TrainConfig.for_method(method=method).to_dict(), **DASHBOARD_DEFAULTS}
-    if isinstance(TASK_FAMILIES[task], ForwardBackwardFamily):
-        values.update(MUJOCO_DASHBOARD_DEFAULTS)
-    return values
-
-
-def applicable_operators(method: str) -> tuple[str, ...]:
-    """Adaptation operators that ``TrainConfig.validate`` accepts with ``method``."""
-    allowed = []
-    for operator in OPERATORS:
-        try:
-            TrainConfig.for_method(method=method, operator=operator).validate()
-        except ConfigError:
-            continue
-        allowed.append(operator)
-    return tuple(allowed)
-
-
-def build_config(values: dict) -> TrainConfig:
-    """A validated config from form values; fields the chosen method does not read are dropped."""
-    method = values.get("method", TrainConfig.method)
-    wanted = method_fields(method, values.get("operator"))
-    kept = {name: value for name, value in values.items() if name in wanted}
-    if "eval_tasks" in kept:  # probe tasks are a subset of the evaluation tasks
-        kept.setdefault("probe_tasks", min(TrainConfig.probe_tasks, kept["eval_tasks"]))
-    if kept.get("policy", TrainConfig.policy) != "mlp":
-        kept.pop("hidden", None)  # a linear policy has no hidden layers: keep the stored config honest
-    return TrainConfig.for_method(**kept).validate()
 
 
 def default_probe_every(config: TrainConfig) -> int:
@@ -130,21 +37,6 @@ def default_probe_every(config: TrainConfig) -> int:
     if not isinstance(TASK_FAMILIES[config.task], PointTaskFamily):
         return 0
     return max(1, -(-config.iterations // MAX_PROBES_PER_RUN))
-
-
-def create_run(root: Path, config: TrainConfig, now: datetime | None = None) -> RunStore:
-    """A new run folder under ``root`` named after time and config; never reuses an existing name."""
-    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    base = f"{stamp}-{config.task}-{config.method}-s{config.seed}"
-    root.mkdir(parents=True, exist_ok=True)
-    for suffix in range(1000):
-        path = root / (base if suffix == 0 else f"{base}-{suffix}")
-        try:
-            path.mkdir()  # atomic: two sessions starting at once get different folders
-        except FileExistsError:
-            continue
-        return RunStore.create(path, config)
-    raise FileExistsError(f"no free run folder name for {base} under {root}")
 
 
 class Status(StrEnum):
@@ -183,11 +75,11 @@ class TrainingSession:
     @staticmethod
     def start(config: TrainConfig, root: Path | None = None) -> TrainingSession:
         """Create a run folder for a validated ``config`` and a running session on it."""
-        store = create_run(runs_root() if root is None else root, config)
+        store = RunStore.create_named(runs_root() if root is None else root, config)
         try:
             trainer, _ = store.restore_trainer()
         except BaseException:  # e.g. MemoryError for a huge network: leave no empty run behind
-            shutil.rmtree(store.path, ignore_errors=True)
+            store.delete()
             raise
         return TrainingSession(trainer, store, default_probe_every(config), Status.RUNNING)._register()
 
@@ -265,8 +157,6 @@ class TrainingSession:
             except DivergenceError as error:
                 self._fail(str(error))
                 break
-            if result.probe is not None:
-                save_probe(self.store.path, result.iteration, result.probe)
             results.append(result)
             self._finish_if_done()
         return results

@@ -1,0 +1,146 @@
+"""Saved runs side by side: listing, metric curves, grouping seeds of one experiment, bands and tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from esmaml_core.config import EXECUTION_FIELDS, TrainConfig
+from esmaml_core.errors import RunStoreError
+from esmaml_core.results import METRIC_NAMES
+from esmaml_core.runs import RunStore
+
+# Config fields that do not make runs different experiments: runs differing only here are seeds of one.
+IGNORED_FIELDS = ("seed", "iterations", *EXECUTION_FIELDS)
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A saved run: its folder, config and the metrics recorded so far."""
+
+    path: Path
+    config: TrainConfig
+    metrics: list[dict]
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def iterations_done(self) -> int:
+        return self.metrics[-1]["iteration"] if self.metrics else 0
+
+    def curves(self) -> dict[str, np.ndarray]:
+        return metric_curves(self.metrics)
+
+
+def list_runs(root: str | Path, method: str | None = None, task: str | None = None) -> list[RunSummary]:
+    """Run folders under ``root``, newest first, optionally only one method or task.
+
+    Folders that are not runs or whose config no longer loads are left out.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    summaries = []
+    for path in root.iterdir():
+        try:
+            store = RunStore.open(path)
+            summary = RunSummary(path, store.config(), store.read_metrics())
+        except RunStoreError:
+            continue
+        if (method is None or summary.config.method == method) and (task is None or summary.config.task == task):
+            summaries.append(summary)
+    return sorted(summaries, key=lambda summary: summary.path.stat().st_mtime, reverse=True)
+
+
+def metric_curves(rows: list[dict]) -> dict[str, np.ndarray]:
+    """metrics.jsonl rows as one array per metric."""
+    return {name: np.array([row[name] for row in rows], dtype=float) for name in METRIC_NAMES}
+
+
+def experiment_key(config: TrainConfig) -> str:
+    """Runs with equal keys are seeds of one experiment (config minus IGNORED_FIELDS)."""
+    values = {name: value for name, value in config.to_dict().items() if name not in IGNORED_FIELDS}
+    return json.dumps(values, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    label: str
+    runs: list[RunSummary]
+
+
+def group_runs(summaries: list[RunSummary]) -> list[RunGroup]:
+    """Group runs by experiment, labelled by task, method and operator, plus the fields that tell apart
+    experiments sharing those three."""
+    groups: dict[str, list[RunSummary]] = {}
+    for summary in summaries:
+        groups.setdefault(experiment_key(summary.config), []).append(summary)
+    firsts = [runs[0].config for runs in groups.values()]
+    result = []
+    for runs, first in zip(groups.values(), firsts, strict=True):
+        label, config = first.label(), first.to_dict()
+        namesakes = [other.to_dict() for other in firsts if other.label() == label]
+        differing = [
+            name
+            for name in config
+            if name not in IGNORED_FIELDS and len({json.dumps(other[name]) for other in namesakes}) > 1
+        ]
+        result.append(RunGroup(" · ".join([label, *(f"{name}={config[name]}" for name in differing)]), runs))
+    return result
+
+
+@dataclass(frozen=True)
+class CurveBand:
+    """Mean and standard deviation over runs of a metric, on the iterations all runs reached."""
+
+    iterations: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    runs: int
+
+
+def aggregate_curves(runs: list[RunSummary], metric: str) -> CurveBand:
+    """Mean and spread of ``metric`` over ``runs``, cut to the shortest run."""
+    curves = [run.curves() for run in runs]
+    length = min(len(curve["iteration"]) for curve in curves)
+    values = np.stack([curve[metric][:length] for curve in curves])
+    return CurveBand(curves[0]["iteration"][:length], values.mean(axis=0), values.std(axis=0), len(runs))
+
+
+def final_returns_rows(groups: list[RunGroup]) -> list[dict]:
+    """One row per run: experiment, seed, iterations and the last recorded returns."""
+    rows = []
+    for group in groups:
+        for run in group.runs:
+            last = run.metrics[-1] if run.metrics else {}
+            rows.append(
+                {
+                    "run": run.name,
+                    "experiment": group.label,
+                    "seed": run.config.seed,
+                    "iterations": run.iterations_done,
+                    "pre_adaptation_return": last.get("pre_adaptation_return", float("nan")),
+                    "post_adaptation_return": last.get("post_adaptation_return", float("nan")),
+                    "env_steps": last.get("env_steps", 0),
+                    "wall_time": last.get("wall_time", 0.0),
+                }
+            )
+    return rows
+
+
+def rows_to_csv(rows: list[dict]) -> str:
+    """CSV text with a header from the first row's keys ('' for no rows)."""
+    if not rows:
+        return ""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()

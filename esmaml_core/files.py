@@ -1,0 +1,65 @@
+"""Crash-safe files: atomic writes, plain-array ``.npz`` files, trainer checkpoints.
+
+Every file is written under a temporary name in its folder and moved into place with
+``os.replace``, so a reader sees the old file or the new one, never half of one. The
+temporary file is created with mode 0666 and the process's umask applies, as for any
+``open()``: nothing process-wide is read or changed to get there. Arrays are stored
+with ``allow_pickle=False`` and read back the same way.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from esmaml_core.errors import CheckpointError
+from esmaml_core.trainer import TrainerState
+
+TEMP_SUFFIX = ".tmp"
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see the old file or the new one, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex}{TEMP_SUFFIX}"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """An .npz of plain arrays, written atomically."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def load_arrays(path: Path) -> dict[str, np.ndarray]:
+    """All arrays of an .npz (no pickles); CheckpointError if it does not read back whole."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+        raise CheckpointError(f"checkpoint {path} is unreadable ({error}); it may be truncated or corrupted") from error
+
+
+def load_checkpoint(path: Path) -> TrainerState:
+    """The trainer state saved in ``path``; CheckpointError if it is unreadable or incomplete."""
+    arrays = load_arrays(path)
+    try:
+        return TrainerState.from_arrays(arrays)
+    except (KeyError, ValueError, TypeError) as error:
+        raise CheckpointError(f"checkpoint {path} is missing or has malformed fields ({error})") from error

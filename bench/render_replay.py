@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import tempfile
 from pathlib import Path
 
@@ -21,14 +22,15 @@ from timing import best_times  # bench/timing.py, beside this script
 
 from esmaml_core.assets import asset_paths, read_asset_meta
 from esmaml_core.config import TrainConfig
+from esmaml_core.files import load_checkpoint
 from esmaml_core.render import QUALITIES, render_replay_video
-from esmaml_core.runs import load_checkpoint
 from esmaml_core.trainer import make_trainer
 
 ASSET = Path(__file__).resolve().parents[1] / "assets/pretrained/fb_swimmer_es_maml_hill_climb_linear"
 
 
 def main() -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering; MuJoCo reads it on first import
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=2)

@@ -185,22 +185,37 @@ def progress_line(iteration: int, total: int, pre: float, post: float, env_steps
     )
 
 
-def command_train(args: argparse.Namespace) -> int:
+def open_run_for_training(args: argparse.Namespace) -> tuple[RunStore, TrainConfig]:
+    """The run folder of ``train --out``, locked for writing, and the config to train it with."""
+    if not args.out.strip():
+        raise ConfigError("out", args.out, "a folder path")
     values = given_config_values(args)
     if args.resume:
-        store = RunStore.open(args.out)
-        config = config_for_resume(store, values)
-        store.write_config(config)
-        trainer, warnings = store.restore_trainer()
+        if args.force:
+            raise ConfigError("force", True, "--resume continues a run, --force replaces it: give one of them")
+        store = RunStore.open(args.out).writer()
+        return store, config_for_resume(store, values)
+    config = TrainConfig.from_given(values)
+    return RunStore.create(args.out, config, force=args.force), config
+
+
+def command_train(args: argparse.Namespace) -> int:
+    store, config = open_run_for_training(args)
+    with store:
+        trainer, warnings = store.restore_trainer(config)
         for warning in warnings:
             print(f"warning: {warning}", file=sys.stderr)
-    else:
-        config = TrainConfig.from_given(values)
-        store = RunStore.create(args.out, config, force=args.force)
-        trainer, _ = store.restore_trainer()
-    if trainer.state.iteration >= config.iterations:
-        print(f"{args.out}: already at iteration {trainer.state.iteration} of {config.iterations}; nothing to do")
-        return 0
+        if trainer.state.iteration >= config.iterations:
+            trainer.close()
+            print(f"{args.out}: already at iteration {trainer.state.iteration} of {config.iterations}; nothing to do")
+            return 0
+        if config != store.config():
+            store.write_config(config)
+        return train_with_progress(trainer, store, config, args)
+
+
+def train_with_progress(trainer, store: RunStore, config: TrainConfig, args: argparse.Namespace) -> int:
+    """Train to ``config.iterations``, printing progress; the exit status of ``train``."""
     interactive = sys.stderr.isatty()
     report_every = max(1, config.iterations // 20)
     try:

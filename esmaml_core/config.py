@@ -351,7 +351,13 @@ class TrainConfig:
 
     @staticmethod
     def from_given(values: dict) -> TrainConfig:
-        """A validated config from the fields a user gave; a given field the run would not read is refused."""
+        """A validated config from the fields a user gave; a given field the run would not read is refused.
+
+        Probe tasks are a subset of the evaluation tasks: fewer evaluation tasks than the
+        default probe count, given alone, lower the probe count with them.
+        """
+        if "eval_tasks" in values and "probe_tasks" not in values and isinstance(values["eval_tasks"], int):
+            values = {**values, "probe_tasks": max(0, min(TrainConfig.probe_tasks, values["eval_tasks"]))}
         config = TrainConfig.for_method(**values).validate()
         all_values = config.to_values()
         for name, value in values.items():

@@ -32,6 +32,14 @@ class RunExistsError(RunStoreError):
         super().__init__(f"{path} already exists and is not empty")
 
 
+class RunLockedError(RunStoreError):
+    """A run folder that another writer holds (a training process, a dashboard tab)."""
+
+    def __init__(self, path: object):
+        self.path = path
+        super().__init__(f"{path} is being written by another process; wait for it to finish or stop it")
+
+
 class CheckpointError(RunStoreError):
     """A checkpoint file that is truncated, corrupted or not a checkpoint."""
 

@@ -38,10 +38,12 @@ def probe_policy(path: str | Path, seed: int = 0, num_tasks: int = 4) -> tuple[i
 def record_checkpoint_probe(run_path: str | Path, seed: int = 0, num_tasks: int = 4) -> int:
     """``probe_policy`` saved as the probe of the run's newest checkpoint; returns that iteration.
 
-    For runs trained without probes (e.g. by the CLI). Only the new probe file is written.
+    For runs trained without probes (e.g. by the CLI). Only the new probe file is written, as
+    the run's writer: RunLockedError while another process trains the run.
     """
     iteration, probe = probe_policy(run_path, seed, num_tasks)
-    RunStore.open(run_path).save_probe(iteration, probe)
+    with RunStore.open(run_path).writer() as store:
+        store.save_probe(iteration, probe)
     return iteration
 
 

@@ -86,7 +86,4 @@ def build_config(values: dict) -> TrainConfig:
     """A validated config from form values; fields that do not apply to the chosen method are dropped."""
     method, task = values.get("method", TrainConfig.method), values.get("task", TrainConfig.task)
     wanted = shown_fields({**values, "method": method, "task": task})
-    kept = {name: value for name, value in values.items() if name in wanted}
-    if "eval_tasks" in kept:  # probe tasks are a subset of the evaluation tasks
-        kept.setdefault("probe_tasks", min(TrainConfig.probe_tasks, kept["eval_tasks"]))
-    return TrainConfig.for_method(**kept).validate()
+    return TrainConfig.from_given({name: value for name, value in values.items() if name in wanted})

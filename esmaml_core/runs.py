@@ -12,33 +12,45 @@ Run folders made for the dashboard are named by ``RunStore.create_named`` after 
 task, method and seed. A run is exported as a pretrained asset with
 ``RunStore.export``, and ``load_trainer`` loads a run folder or an asset alike.
 
-Every file is written atomically (``esmaml_core.files``). A checkpoint that does not
-load is refused with ``CheckpointError``; resuming then falls back to the newest one
-that does, and drops metrics lines past it, so the resumed run continues exactly as the
-uninterrupted one would have.
+One writer at a time: a store that writes holds an exclusive OS lock on ``<run>/.lock``
+(``RunStore.create`` and ``RunStore.writer()``); a second writer, in this process or
+another, is refused at once with ``RunLockedError``. A store from ``RunStore.open`` only
+reads, and its write methods refuse. The lock goes with the process, so a killed
+writer never leaves a run locked.
+
+Every file is written atomically (``esmaml_core.files``); temporary files a killed write
+left behind are removed when a writer opens the run. A checkpoint that does not load is
+refused with ``CheckpointError``; resuming then falls back to the newest one that does
+and drops the metrics rows past it, so the resumed run continues exactly as the
+uninterrupted one would have. A damaged metrics line is reported (file and line number)
+and left out of the curves; it never cuts the rows after it. If no checkpoint of a run
+loads, the run is refused rather than restarted from zero over its history.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import math
 import os
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 
 from esmaml_core import assets
 from esmaml_core.config import TrainConfig
-from esmaml_core.errors import CheckpointError, ConfigError, RunExistsError, RunStoreError
-from esmaml_core.files import atomic_write, load_arrays, load_checkpoint, save_arrays
-from esmaml_core.results import IterationResult, ProbeTrajectories
+from esmaml_core.errors import CheckpointError, ConfigError, RunExistsError, RunLockedError, RunStoreError
+from esmaml_core.files import TEMP_SUFFIX, atomic_write, load_arrays, load_checkpoint, save_arrays
+from esmaml_core.results import METRIC_NAMES, IterationResult, ProbeTrajectories
 from esmaml_core.trainer import Trainer, TrainerState, make_trainer
 
 CONFIG_FILE = "config.json"
 METRICS_FILE = "metrics.jsonl"
 CHECKPOINT_DIR = "checkpoints"
 PROBE_DIR = "probes"
+LOCK_FILE = ".lock"
 KEEP_CHECKPOINTS = 3
 MAX_NAME_SUFFIX = 1000
 RUNS_DIR_ENV = "ESMAML_RUNS_DIR"
@@ -60,20 +72,64 @@ def iteration_files(folder: Path) -> list[Path]:
     return sorted(found, key=iteration_of)
 
 
+def is_run_folder(path: Path) -> bool:
+    """Whether ``path`` holds a run of this project (a config.json naming a task and a method)."""
+    try:
+        config = json.loads((path / CONFIG_FILE).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(config, dict) and {"task", "method"} <= config.keys()
+
+
+class WriterLock:
+    """An exclusive ``flock`` on a run's lock file, held until ``release`` or the process ends."""
+
+    def __init__(self, run_path: Path):
+        self.descriptor = os.open(run_path / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(self.descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.descriptor)
+            raise RunLockedError(run_path) from None
+
+    def release(self) -> None:
+        if self.descriptor >= 0:
+            os.close(self.descriptor)  # closing the descriptor releases the lock
+            self.descriptor = -1
+
+
 @dataclass(frozen=True)
 class RunStore:
+    """A run folder; ``lock`` is set on the one store that may write it."""
+
     path: Path
+    lock: WriterLock | None = field(default=None, compare=False, repr=False)
 
     @staticmethod
     def create(path: str | Path, config: TrainConfig, force: bool = False) -> RunStore:
-        """A new run folder for ``config``; an existing non-empty folder needs ``force``."""
+        """A new run folder for ``config``, locked for writing.
+
+        An existing non-empty folder is refused (``RunExistsError``) unless ``force`` is set
+        and it is a run folder that no other writer holds: then its contents are replaced.
+        Any other folder is never deleted.
+        """
         path = Path(path)
-        if path.exists() and any(path.iterdir()):
+        if path.is_dir() and any(path.iterdir()):
             if not force:
                 raise RunExistsError(path)
-            shutil.rmtree(path)
-        path.mkdir(parents=True, exist_ok=True)
-        store = RunStore(path)
+            if not is_run_folder(path):
+                raise RunStoreError(f"{path} is not a run folder; only a run folder can be replaced")
+            old = RunStore(path).writer()
+            for entry in path.iterdir():
+                if entry.name != LOCK_FILE:
+                    shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            store = old
+        else:
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError) as error:
+                raise RunStoreError(f"{path} cannot be a run folder: {error.strerror}") from error
+            store = RunStore(path).writer()
         store.write_config(config)
         return store
 
@@ -100,18 +156,46 @@ class RunStore:
             raise RunStoreError(f"{path} is not a run folder (no {CONFIG_FILE})")
         return RunStore(path)
 
+    def writer(self) -> RunStore:
+        """This run, locked for writing; RunLockedError if another writer holds it.
+
+        Temporary files that a killed write left behind are removed.
+        """
+        store = RunStore(self.path, WriterLock(self.path))
+        for folder in (self.path, self.path / CHECKPOINT_DIR, self.path / PROBE_DIR):
+            for orphan in folder.glob(f".*{TEMP_SUFFIX}"):
+                orphan.unlink(missing_ok=True)
+        return store
+
+    def close(self) -> None:
+        """Give up writing (release the lock); a reader's close does nothing."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
     @property
     def name(self) -> str:
         return self.path.name
 
+    def _writable(self) -> Path:
+        if self.lock is None or self.lock.descriptor < 0:
+            raise RunStoreError(f"{self.path} is open for reading only")
+        return self.path
+
     def delete(self) -> None:
         """Remove the run folder, e.g. after a run that could not even start."""
-        shutil.rmtree(self.path, ignore_errors=True)
+        shutil.rmtree(self._writable(), ignore_errors=True)
+        self.close()
 
     # --- config and metrics --------------------------------------------------------------------
 
     def write_config(self, config: TrainConfig) -> None:
-        atomic_write(self.path / CONFIG_FILE, json.dumps(config.to_dict(), indent=2).encode())
+        atomic_write(self._writable() / CONFIG_FILE, json.dumps(config.to_dict(), indent=2).encode())
 
     def config(self) -> TrainConfig:
         """The run's validated config; RunStoreError naming the file if it is unreadable or not allowed."""
@@ -122,23 +206,31 @@ class RunStore:
             raise RunStoreError(f"{path} is not a usable run config: {error}") from error
 
     def append_metrics(self, result: IterationResult) -> None:
-        with open(self.path / METRICS_FILE, "a") as handle:
+        with open(self._writable() / METRICS_FILE, "a") as handle:
             handle.write(json.dumps(result.metrics()) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
 
     def read_metrics(self) -> list[dict]:
-        """Every complete metrics line, in order (a torn last line from a crash is ignored)."""
+        """The metrics rows in order; damaged lines are left out (``metrics_problems`` names them)."""
+        return [row for row, _ in self._metrics_lines() if row is not None]
+
+    def metrics_problems(self) -> list[str]:
+        """One message per damaged metrics line, naming the file and the line number."""
         path = self.path / METRICS_FILE
-        if not path.exists():
+        return [
+            f"{path} line {number}: not a metrics row, left out"
+            for number, (row, _) in enumerate(self._metrics_lines(), start=1)
+            if row is None
+        ]
+
+    def _metrics_lines(self) -> list[tuple[dict | None, bytes]]:
+        """(row or None if damaged, raw line) for each line of metrics.jsonl, newline kept."""
+        try:
+            data = (self.path / METRICS_FILE).read_bytes()
+        except FileNotFoundError:
             return []
-        rows = []
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                break
-        return rows
+        return [(metrics_row(line), line) for line in data.splitlines(keepends=True)]
 
     # --- checkpoints ---------------------------------------------------------------------------
 
@@ -147,42 +239,64 @@ class RunStore:
         return iteration_files(self.path / CHECKPOINT_DIR)
 
     def save_checkpoint(self, state: TrainerState) -> Path:
-        path = iteration_file(self.path / CHECKPOINT_DIR, state.iteration)
+        path = iteration_file(self._writable() / CHECKPOINT_DIR, state.iteration)
         save_arrays(path, state.to_arrays())
         for old in self.checkpoints()[:-KEEP_CHECKPOINTS]:
             old.unlink(missing_ok=True)
         return path
 
     def latest_state(self) -> tuple[TrainerState | None, list[str]]:
-        """The newest checkpoint that loads, and a warning for each newer one that did not."""
+        """The newest checkpoint that loads, and a warning for each newer one that did not.
+
+        None for a run with no checkpoint and no metrics yet; CheckpointError if the run has
+        history but no checkpoint of it loads (it is never silently restarted from zero).
+        """
         warnings = []
         for path in reversed(self.checkpoints()):
             try:
                 return load_checkpoint(path), warnings
             except CheckpointError as error:
                 warnings.append(f"skipping {error}")
+        if self.checkpoints() or self.read_metrics():
+            raise CheckpointError(
+                f"no checkpoint of {self.path} loads ({'; '.join(warnings) or 'none left'}); "
+                "the run cannot continue without losing its history"
+            )
         return None, warnings
 
-    def load_trainer(self) -> tuple[Trainer, list[str]]:
-        """A trainer at the newest good checkpoint (iteration 0 if none), without touching the folder."""
-        trainer = make_trainer(self.config())
+    def load_trainer(self, config: TrainConfig | None = None) -> tuple[Trainer, list[str]]:
+        """A trainer at the newest good checkpoint (iteration 0 if none), without touching the folder.
+
+        ``config`` replaces the stored one, e.g. a resume's new total or executor.
+        """
+        trainer = make_trainer(config or self.config())
         state, warnings = self.latest_state()
         if state is not None:
             trainer.state = state
         return trainer, warnings
 
-    def restore_trainer(self) -> tuple[Trainer, list[str]]:
-        """``load_trainer`` to continue training: metrics lines past the checkpoint are dropped."""
-        trainer, warnings = self.load_trainer()
-        kept = [row for row in self.read_metrics() if row["iteration"] <= trainer.state.iteration]
-        atomic_write(self.path / METRICS_FILE, "".join(json.dumps(row) + "\n" for row in kept).encode())
+    def restore_trainer(self, config: TrainConfig | None = None) -> tuple[Trainer, list[str]]:
+        """``load_trainer`` to continue training (writers only): metrics rows past the checkpoint are dropped.
+
+        Damaged lines are kept as they are (and reported in the warnings); only a last line
+        cut short by a crash, which has no newline, goes.
+        """
+        self._writable()
+        trainer, warnings = self.load_trainer(config)
+        warnings += self.metrics_problems()
+        lines = self._metrics_lines()
+        if lines and not lines[-1][1].endswith(b"\n"):
+            lines = lines[:-1]
+        kept = [raw for row, raw in lines if row is None or row["iteration"] <= trainer.state.iteration]
+        if len(kept) != len(self._metrics_lines()):
+            atomic_write(self.path / METRICS_FILE, b"".join(kept))
         return trainer, warnings
 
     # --- probes --------------------------------------------------------------------------------
 
     def save_probe(self, iteration: int, probe: ProbeTrajectories) -> Path:
         """Write the probe paths of ``iteration`` as plain arrays."""
-        path = iteration_file(self.path / PROBE_DIR, iteration)
+        path = iteration_file(self._writable() / PROBE_DIR, iteration)
         arrays = {f.name: getattr(probe, f.name) for f in fields(ProbeTrajectories)}
         save_arrays(path, {name: value for name, value in arrays.items() if value is not None})
         return path
@@ -222,6 +336,22 @@ class RunStore:
         }
         assets.write_asset(out, trainer.state, meta)
         return meta
+
+
+def metrics_row(line: bytes) -> dict | None:
+    """A metrics.jsonl line as a row, or None if it is not one (bad UTF-8 or JSON, missing or non-numeric fields)."""
+    try:
+        row = json.loads(line)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(row, dict) or not all(_is_number(row.get(name)) for name in METRIC_NAMES):
+        return None
+    iteration = row["iteration"]
+    return row if isinstance(iteration, int) and iteration >= 1 else None
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def load_trainer(path: str | Path) -> tuple[Trainer, list[str]]:

@@ -90,8 +90,12 @@ class TrainingSession:
             live = _LIVE_SESSIONS.get(Path(path).resolve())
         if live is not None:
             return live
-        store = RunStore.open(path)
-        trainer, warnings = store.restore_trainer()
+        store = RunStore.open(path).writer()
+        try:
+            trainer, warnings = store.restore_trainer()
+        except BaseException:
+            store.close()
+            raise
         return TrainingSession(trainer, store, default_probe_every(trainer.config), warnings=warnings)._register()
 
     def _register(self) -> TrainingSession:
@@ -141,7 +145,7 @@ class TrainingSession:
     def _advance_then_release(self, budget_seconds: float) -> None:
         self.advance(budget_seconds)
         if self.status not in (Status.RUNNING, Status.PAUSED):
-            self.trainer.close()  # deferred by _end while this thread was training
+            self._release()  # deferred by _end while this thread was training
 
     def _advance(self, budget_seconds: float) -> list[IterationResult]:
         results: list[IterationResult] = []
@@ -186,7 +190,12 @@ class TrainingSession:
         """No more training in this session: release the trainer's workers, if any, and the run."""
         self.status, self._steps = status, None
         if self._worker is None or self._worker is threading.current_thread() or not self._worker.is_alive():
-            self.trainer.close()
+            self._release()
         with _LIVE_SESSIONS_LOCK:
             if _LIVE_SESSIONS.get(self.store.path.resolve()) is self:
                 del _LIVE_SESSIONS[self.store.path.resolve()]
+
+    def _release(self) -> None:
+        """Shut the trainer's workers down and give up writing the run (another writer may take it)."""
+        self.trainer.close()
+        self.store.close()

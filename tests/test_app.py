@@ -235,9 +235,9 @@ def test_a_tab_refreshed_during_training_picks_the_live_run_up_again(runs_dir):
 
 
 def test_a_saved_run_can_be_reopened_and_resumed(runs_dir):
-    store = RunStore.create(runs_dir / "cli-run", TrainConfig(**QUICK, iterations=4))
-    trainer, _ = store.restore_trainer()
-    next(run_training(trainer, store, 4))
+    with RunStore.create(runs_dir / "cli-run", TrainConfig(**QUICK, iterations=4)) as store:
+        trainer, _ = store.restore_trainer()
+        next(run_training(trainer, store, 4))
     at = open_page("1_Train")
     at.button(key="reopen").click().run()
     assert at.get("progress")[0].proto.text.startswith("paused · iteration 1 of 4")
@@ -250,9 +250,9 @@ def test_a_saved_run_can_be_reopened_and_resumed(runs_dir):
 def test_reopen_opens_each_run_chosen_in_turn(runs_dir):
     """The picker keeps the choice across reruns, even while iteration counts change."""
     for name, iterations in (("run-a", 2), ("run-b", 3)):
-        store = RunStore.create(runs_dir / name, TrainConfig(**QUICK, iterations=iterations))
-        trainer, _ = store.restore_trainer()
-        next(run_training(trainer, store, iterations))
+        with RunStore.create(runs_dir / name, TrainConfig(**QUICK, iterations=iterations)) as store:
+            trainer, _ = store.restore_trainer()
+            next(run_training(trainer, store, iterations))
     at = open_page("1_Train")
     for name in ("run-b", "run-a", "run-b"):
         at.selectbox(key="train.reopen").set_value(name).run()
@@ -343,9 +343,9 @@ def test_explore_puts_es_and_pg_maml_side_by_side_on_the_same_tasks(runs_dir):
 
 
 def test_explore_records_paths_for_a_run_trained_without_them(runs_dir):
-    store = RunStore.create(runs_dir / "cli-run", TrainConfig(**{**QUICK, "probe_tasks": 0}, iterations=2))
-    trainer, _ = store.restore_trainer()
-    list(run_training(trainer, store, 2))
+    with RunStore.create(runs_dir / "cli-run", TrainConfig(**{**QUICK, "probe_tasks": 0}, iterations=2)) as store:
+        trainer, _ = store.restore_trainer()
+        list(run_training(trainer, store, 2))
     at = open_page("2_Explore")
     assert not at.get("plotly_chart")
     at.button(key="explore.record.False").click().run()
@@ -417,7 +417,8 @@ def test_learn_figures_follow_the_controls(runs_dir):
 
 
 def test_replay_preselects_this_tabs_run_and_keeps_one_choice_per_task(runs_dir):
-    store = RunStore.create(runs_dir / "swimmer-run", TrainConfig(task="fb_swimmer", **QUICK, iterations=1))
+    RunStore.create(runs_dir / "swimmer-run", TrainConfig(task="fb_swimmer", **QUICK, iterations=1)).close()
+    store = RunStore.open(runs_dir / "swimmer-run")
     at = open_page("1_Train", run=store.name)  # the tab's run, as after training it here
     at.switch_page("pages/3_Replay.py").run()
     assert at.selectbox(key="replay.task").value == "fb_swimmer"

@@ -175,3 +175,24 @@ def test_executor_options_may_change_on_resume(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     bad = cli("train", *FAST, *NO_PROBES, "--workers", "0", "--out", str(tmp_path / "other"))
     assert bad.returncode == 2 and "--workers" in bad.stderr
+
+
+def test_train_refuses_what_would_lose_data(tmp_path, capsys):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    assert main(["train", *FAST, "--out", str(mine), "--force", "--quiet"]) == 2
+    assert "not a run folder" in capsys.readouterr().err and (mine / "notes.txt").exists()
+    assert main(["train", *FAST, "--out", "", "--quiet"]) == 2
+    assert "--out" in capsys.readouterr().err
+    run = tmp_path / "run"
+    assert main(["train", *FAST, *NO_PROBES, "--iterations", "2", "--out", str(run), "--quiet"]) == 0
+    assert main(["train", "--out", str(run), "--resume", "--force"]) == 2
+    assert "--force" in capsys.readouterr().err
+    config_before = (run / "config.json").read_bytes()
+    assert main(["train", "--out", str(run), "--resume", "--iterations", "1"]) == 0
+    assert "nothing to do" in capsys.readouterr().out
+    assert (run / "config.json").read_bytes() == config_before  # a resume that trains nothing rewrites nothing
+    with RunStore.open(run).writer():  # e.g. the dashboard training it
+        assert main(["train", "--out", str(run), "--resume", "--iterations", "3"]) == 2
+        assert "being written by another process" in capsys.readouterr().err

@@ -54,9 +54,9 @@ def test_nearest_iteration_prefers_the_latest_before():
 
 
 def test_a_cli_run_gets_a_probe_from_its_latest_checkpoint(tmp_path):
-    store = RunStore.create(tmp_path / "run", small_config(probe_tasks=0))
-    trainer, _ = store.restore_trainer()
-    list(run_training(trainer, store, 3))
+    with RunStore.create(tmp_path / "run", small_config(probe_tasks=0)) as store:
+        trainer, _ = store.restore_trainer()
+        list(run_training(trainer, store, 3))
     metrics_before = (store.path / "metrics.jsonl").read_text()
     assert record_checkpoint_probe(store.path) == 3
     probe = store.load_probe(3)

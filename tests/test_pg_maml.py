@@ -299,7 +299,7 @@ def test_process_executor_and_resume_reproduce_a_run_bit_for_bit(tmp_path):
     store = RunStore.create(tmp_path / "run", replace(config, iterations=2))
     trainer, _ = store.restore_trainer()
     list(run_training(trainer, store, 2))
-    store.write_config(config)
+    store.write_config(config)  # the same writer continues
     resumed, _ = store.restore_trainer()
     list(run_training(resumed, store, 4))
     np.testing.assert_array_equal(resumed.state.params, reference)

@@ -4,12 +4,14 @@ import dataclasses
 import json
 import os
 import stat
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunStoreError
+from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunLockedError, RunStoreError
 from esmaml_core.files import atomic_write, load_checkpoint
 from esmaml_core.runs import KEEP_CHECKPOINTS, RunStore, run_training
 from esmaml_core.trainer import make_trainer
@@ -21,11 +23,11 @@ SMALL = dict(task="goal_2d", operator="hill_climb", perturbations=8, queries=4, 
 
 def train(path, iterations, resume=False, **overrides):
     config = TrainConfig(iterations=iterations, **{**SMALL, **overrides})
-    store = RunStore.open(path) if resume else RunStore.create(path, config)
-    if resume:
-        store.write_config(config)
-    trainer, warnings = store.restore_trainer()
-    results = list(run_training(trainer, store, iterations))
+    with RunStore.open(path).writer() if resume else RunStore.create(path, config) as store:
+        if resume:
+            store.write_config(config)
+        trainer, warnings = store.restore_trainer()
+        results = list(run_training(trainer, store, iterations))
     return store, trainer, results, warnings
 
 
@@ -61,7 +63,8 @@ def test_corrupted_checkpoint_is_refused_and_the_previous_one_is_used(tmp_path):
     newest.write_bytes(data[: len(data) // 2])  # truncated, as by a crash mid-copy
     with pytest.raises(CheckpointError, match="truncated or corrupted"):
         load_checkpoint(newest)
-    trainer, warnings = store.restore_trainer()
+    with store.writer() as writer:
+        trainer, warnings = writer.restore_trainer()
     assert trainer.state.iteration == 3
     assert len(warnings) == 1 and newest.name in warnings[0]
     assert [row["iteration"] for row in store.read_metrics()] == [1, 2, 3]
@@ -155,8 +158,9 @@ def test_run_files_get_the_permissions_open_would_give(tmp_path):
 
 def test_checkpoints_are_ordered_by_iteration_number_not_by_name(tmp_path):
     store, trainer, _, _ = train(tmp_path / "run", 1)
-    for iteration in (999_999, 1_000_000, 1_000_001):
-        store.save_checkpoint(dataclasses.replace(trainer.state, iteration=iteration))
+    with store.writer() as writer:
+        for iteration in (999_999, 1_000_000, 1_000_001):
+            writer.save_checkpoint(dataclasses.replace(trainer.state, iteration=iteration))
     assert [path.name for path in store.checkpoints()] == [
         "iter_999999.npz",
         "iter_1000000.npz",
@@ -185,3 +189,95 @@ def test_only_the_newest_checkpoints_are_kept(tmp_path):
     list(run_training(trainer, store, 5))
     assert [path.name for path in store.checkpoints()] == [f"iter_{i:06d}.npz" for i in range(3, 6)]
     assert KEEP_CHECKPOINTS == 3
+
+
+# --- one writer, nothing lost -------------------------------------------------------------------
+
+
+HOLD_LOCK = """
+import sys, time
+from esmaml_core.runs import RunStore
+store = RunStore.open(sys.argv[1]).writer()
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_writer_is_refused_in_this_process_and_from_another(tmp_path):
+    store, _, _, _ = train(tmp_path / "run", 1)
+    with store.writer():
+        with pytest.raises(RunLockedError, match="being written by another process"):
+            store.writer()
+        with pytest.raises(RunLockedError):
+            RunStore.create(tmp_path / "run", TrainConfig(**SMALL), force=True)  # --force waits for no one
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(store.path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(RunLockedError):
+            store.writer()
+    finally:
+        holder.kill()
+        holder.wait()
+    store.writer().close()  # a killed writer leaves no lock behind
+
+
+def test_readers_never_write(tmp_path):
+    store, _, _, _ = train(tmp_path / "run", 2)
+    reader = RunStore.open(store.path)
+    for write in (
+        lambda: reader.write_config(TrainConfig()),
+        lambda: reader.restore_trainer(),
+        lambda: reader.delete(),
+    ):
+        with pytest.raises(RunStoreError, match="reading only"):
+            write()
+    assert len(reader.read_metrics()) == 2 and reader.load_trainer()[0].state.iteration == 2
+
+
+def test_force_replaces_only_a_run_folder(tmp_path):
+    mine = tmp_path / "my-files"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    with pytest.raises(RunStoreError, match="not a run folder"):
+        RunStore.create(mine, TrainConfig(), force=True)
+    assert (mine / "thesis.tex").read_text() == "years of work"
+    store, _, _, _ = train(tmp_path / "run", 2)
+    RunStore.create(store.path, TrainConfig(**SMALL, iterations=1), force=True).close()
+    assert RunStore.open(store.path).read_metrics() == [] and not RunStore.open(store.path).checkpoints()
+
+
+DAMAGED_LINES = [b"garbage\n", b"\n", b"\xff\xfe not utf-8\n", b"42\n", b'{"iteration": "3"}\n', b"[1, 2]\n"]
+
+
+@pytest.mark.parametrize("damage", DAMAGED_LINES)
+def test_a_damaged_metrics_line_is_reported_and_cuts_nothing(tmp_path, damage):
+    store, _, _, _ = train(tmp_path / "run", 4)
+    path = store.path / "metrics.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join([*lines[:2], damage, *lines[2:]]))
+    assert [row["iteration"] for row in store.read_metrics()] == [1, 2, 3, 4]
+    assert store.metrics_problems() == [f"{path} line 3: not a metrics row, left out"]
+    resumed, _, _, warnings = train(tmp_path / "run", 6, resume=True)
+    assert [row["iteration"] for row in resumed.read_metrics()] == [1, 2, 3, 4, 5, 6]
+    assert any("line 3" in warning for warning in warnings)
+    assert damage in path.read_bytes()  # the damaged line is kept, not thrown away
+
+
+def test_a_run_whose_checkpoints_all_fail_is_refused_not_restarted_from_zero(tmp_path):
+    store, _, _, _ = train(tmp_path / "run", 3)
+    for checkpoint in store.checkpoints():
+        checkpoint.write_bytes(b"not a zip")
+    with pytest.raises(CheckpointError, match="cannot continue without losing its history"):
+        train(tmp_path / "run", 5, resume=True)
+    assert len(store.read_metrics()) == 3
+
+
+def test_a_writer_cleans_temporary_files_a_killed_write_left(tmp_path):
+    store, _, _, _ = train(tmp_path / "run", 1)
+    orphans = [store.path / ".config.json.dead.tmp", store.path / "checkpoints" / ".iter_000002.npz.dead.tmp"]
+    for orphan in orphans:
+        orphan.write_bytes(b"half")
+    RunStore.open(store.path).read_metrics()  # reading leaves them
+    assert all(orphan.exists() for orphan in orphans)
+    store.writer().close()
+    assert not any(orphan.exists() for orphan in orphans)

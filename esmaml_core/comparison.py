@@ -13,7 +13,7 @@ import numpy as np
 from esmaml_core.config import EXECUTION_FIELDS, TrainConfig
 from esmaml_core.errors import RunStoreError
 from esmaml_core.results import METRIC_NAMES
-from esmaml_core.runs import RunStore
+from esmaml_core.runs import CONFIG_FILE, RunStore
 
 # Config fields that do not make runs different experiments: runs differing only here are seeds of one.
 IGNORED_FIELDS = ("seed", "iterations", *EXECUTION_FIELDS)
@@ -39,24 +39,35 @@ class RunSummary:
         return metric_curves(self.metrics)
 
 
-def list_runs(root: str | Path, method: str | None = None, task: str | None = None) -> list[RunSummary]:
-    """Run folders under ``root``, newest first, optionally only one method or task.
+def scan_runs(root: str | Path) -> tuple[list[RunSummary], list[str]]:
+    """Run folders under ``root``, newest first, and one message per damaged run left out.
 
-    Folders that are not runs or whose config no longer loads are left out.
+    A folder without config.json is not a run and is passed over in silence; one whose
+    config or metrics cannot be read is a damaged run, named in the messages.
     """
     root = Path(root)
     if not root.is_dir():
-        return []
-    summaries = []
-    for path in root.iterdir():
+        return [], []
+    summaries, problems = [], []
+    for path in sorted(root.iterdir()):
+        if not (path / CONFIG_FILE).is_file():
+            continue
         try:
             store = RunStore.open(path)
-            summary = RunSummary(path, store.config(), store.read_metrics())
-        except RunStoreError:
-            continue
-        if (method is None or summary.config.method == method) and (task is None or summary.config.task == task):
-            summaries.append(summary)
-    return sorted(summaries, key=lambda summary: summary.path.stat().st_mtime, reverse=True)
+            summaries.append(RunSummary(path, store.config(), store.read_metrics()))
+        except (RunStoreError, OSError) as error:
+            problems.append(f"run {path.name} is left out: {error}")
+    return sorted(summaries, key=lambda summary: summary.path.stat().st_mtime, reverse=True), problems
+
+
+def select_runs(runs: list[RunSummary], method: str | None = None, task: str | None = None) -> list[RunSummary]:
+    """The runs of one method and/or one task."""
+    return [run for run in runs if method in (None, run.config.method) and task in (None, run.config.task)]
+
+
+def list_runs(root: str | Path, method: str | None = None, task: str | None = None) -> list[RunSummary]:
+    """Readable run folders under ``root``, newest first, optionally only one method or task."""
+    return select_runs(scan_runs(root)[0], method, task)
 
 
 def metric_curves(rows: list[dict]) -> dict[str, np.ndarray]:

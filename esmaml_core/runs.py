@@ -381,6 +381,18 @@ def run_training(trainer: Trainer, store: RunStore, iterations: int, probe_every
         yield result
 
 
+def run_in(root: str | Path, name: str) -> Path:
+    """The folder of run ``name`` under ``root``; RunStoreError for a name that would lead elsewhere
+    (a path, ``..``, ``.``, empty, or a link out of ``root``)."""
+    root = Path(root)
+    if not name or name in (".", "..") or Path(name).name != name or "\x00" in name:
+        raise RunStoreError(f"{name!r} is not a run name")
+    path = root / name
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise RunStoreError(f"{name!r} leads outside the runs folder {root}")
+    return path
+
+
 def runs_root() -> Path:
     """Where the dashboard keeps runs: ``$ESMAML_RUNS_DIR`` or ``<project>/runs``."""
     return Path(os.environ.get(RUNS_DIR_ENV) or assets.PROJECT_ROOT / "runs")

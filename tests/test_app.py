@@ -222,6 +222,23 @@ def test_a_refreshed_tab_reopens_its_run_from_the_url(runs_dir):
     assert len(missing.get("plotly_chart")) == 1 and figure_data(missing) == []  # only the empty idle chart
 
 
+@pytest.mark.parametrize("name", ["..", ".", "../runs"])
+def test_a_run_name_in_the_url_never_leads_outside_the_runs_folder(runs_dir, name):
+    (runs_dir / "config.json").write_text(json.dumps(TrainConfig(**QUICK).to_dict()))  # bait: the folder itself
+    at = open_page("1_Train", run=name)
+    assert "not a run name" in at.warning[0].value and at.query_params.get("run") is None
+    assert sorted(path.name for path in runs_dir.iterdir()) == ["config.json"]
+
+
+def test_a_damaged_run_is_named_and_the_others_still_listed(runs_dir):
+    train_saved_run(runs_dir, iterations=2)
+    (runs_dir / "broken").mkdir()
+    (runs_dir / "broken" / "config.json").write_text("[]")
+    at = open_page("4_Compare")
+    assert any("broken" in warning.value for warning in at.warning)
+    assert not at.exception and len(figure_data(at)) > 0
+
+
 def test_a_tab_refreshed_during_training_picks_the_live_run_up_again(runs_dir):
     first_tab = start_training(open_page("1_Train"), iterations=500)
     run_name = first_tab.query_params["run"]

@@ -11,6 +11,7 @@ from esmaml_core.comparison import (
     group_runs,
     list_runs,
     rows_to_csv,
+    scan_runs,
 )
 from esmaml_core.config import TrainConfig
 from esmaml_core.runs import RunStore
@@ -72,3 +73,19 @@ def test_group_labels_only_name_fields_that_separate_otherwise_identical_experim
     write_run(tmp_path, "pg", [-300.0], config=pg)
     labels = sorted(group.label for group in group_runs(list_runs(tmp_path)))
     assert labels == ["four_corner · ES-MAML (zero-order) · ES gradient", "four_corner · PG-MAML (policy gradient)"]
+
+
+def test_a_damaged_run_is_left_out_with_a_message_naming_it(tmp_path):
+    write_run(tmp_path, "good", [-300.0])
+    for name, config_bytes in (
+        ("list", b"[]"),
+        ("bad-utf8", b"\xff\xfe"),
+        ("wrong-type", b'{"task": 3, "method": "es_maml"}'),
+    ):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "config.json").write_bytes(config_bytes)
+    (tmp_path / "not-a-run").mkdir()
+    runs, problems = scan_runs(tmp_path)
+    assert [run.name for run in runs] == ["good"]
+    assert sorted(problem.split()[1] for problem in problems) == ["bad-utf8", "list", "wrong-type"]
+    assert all("config.json" in problem for problem in problems)

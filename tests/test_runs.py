@@ -13,7 +13,7 @@ import pytest
 from esmaml_core.config import TrainConfig
 from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunLockedError, RunStoreError
 from esmaml_core.files import atomic_write, load_checkpoint
-from esmaml_core.runs import KEEP_CHECKPOINTS, RunStore, run_training
+from esmaml_core.runs import KEEP_CHECKPOINTS, RunStore, run_in, run_training
 from esmaml_core.trainer import make_trainer
 
 TIMES = {"wall_time": 0.0, "iteration_seconds": 0.0}
@@ -281,3 +281,17 @@ def test_a_writer_cleans_temporary_files_a_killed_write_left(tmp_path):
     assert all(orphan.exists() for orphan in orphans)
     store.writer().close()
     assert not any(orphan.exists() for orphan in orphans)
+
+
+@pytest.mark.parametrize("name", ["..", ".", "", "../elsewhere", "a/b", "/etc"])
+def test_a_run_name_never_leads_outside_the_runs_folder(tmp_path, name):
+    with pytest.raises(RunStoreError):
+        run_in(tmp_path / "runs", name)
+
+
+def test_a_link_out_of_the_runs_folder_is_refused(tmp_path):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "sneaky").symlink_to(tmp_path)
+    with pytest.raises(RunStoreError, match="outside"):
+        run_in(tmp_path / "runs", "sneaky")
+    assert run_in(tmp_path / "runs", "fine") == tmp_path / "runs" / "fine"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import streamlit as st
 
+from esmaml_core.comparison import RunSummary, scan_runs, select_runs
 from esmaml_core.errors import RunStoreError
-from esmaml_core.runs import runs_root
+from esmaml_core.runs import run_in, runs_root
 from esmaml_core.training_session import Status, TrainingSession
 
 SESSION_KEY = "training_session"
@@ -47,15 +46,21 @@ def current_session() -> TrainingSession | None:
     if not run_name:
         return None
     try:
-        if Path(run_name).name != run_name:
-            raise RunStoreError("not a run name")
-        session = TrainingSession.reopen(runs_root() / run_name)
+        session = TrainingSession.reopen(run_in(runs_root(), run_name))
     except (RunStoreError, OSError) as error:
         st.warning(f"Could not reopen run {run_name!r}: {error}")
         del st.query_params[RUN_QUERY_PARAM]
         return None
     set_current_session(session)
     return session
+
+
+def saved_runs(method: str | None = None, task: str | None = None) -> list[RunSummary]:
+    """The readable runs of the runs folder; a warning names each damaged one left out."""
+    runs, problems = scan_runs(runs_root())
+    for problem in problems:
+        st.warning(problem, icon=":material/warning:")
+    return select_runs(runs, method, task)
 
 
 def set_current_session(session: TrainingSession | None) -> None:

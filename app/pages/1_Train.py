@@ -4,9 +4,17 @@ import time
 
 import streamlit as st
 from _shared.figures import X_AXES, empty_learning_curves, learning_curves
-from _shared.state import current_session, page_link, page_setup, set_current_session, tick_interval, train_a_little
+from _shared.state import (
+    current_session,
+    page_link,
+    page_setup,
+    saved_runs,
+    set_current_session,
+    tick_interval,
+    train_a_little,
+)
 
-from esmaml_core.comparison import list_runs, metric_curves
+from esmaml_core.comparison import metric_curves
 from esmaml_core.config import OPTIONS, ConfigError, TrainConfig
 from esmaml_core.errors import RunStoreError
 from esmaml_core.form import (
@@ -116,7 +124,7 @@ def start(values: dict) -> None:
 
 
 def reopen_form() -> None:
-    runs = list_runs(runs_root())
+    runs = saved_runs()
     if not runs:
         st.caption(f"No saved runs in {runs_root()} yet.")
         return

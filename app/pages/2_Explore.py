@@ -2,10 +2,10 @@
 
 import streamlit as st
 from _shared.figures import exploration_figure
-from _shared.state import current_session, page_link, page_setup, tick_interval, train_a_little
+from _shared.state import current_session, page_link, page_setup, saved_runs, tick_interval, train_a_little
 
 from esmaml_core.assets import PretrainedPolicy, list_pretrained
-from esmaml_core.comparison import RunSummary, list_runs
+from esmaml_core.comparison import RunSummary
 from esmaml_core.errors import CheckpointError
 from esmaml_core.exploration import (
     distinct_corners_reached,
@@ -16,7 +16,7 @@ from esmaml_core.exploration import (
     record_checkpoint_probe,
 )
 from esmaml_core.results import ProbeTrajectories
-from esmaml_core.runs import RunStore, runs_root
+from esmaml_core.runs import RunStore
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.point import PointTaskFamily
 from esmaml_core.training_session import Status
@@ -164,7 +164,7 @@ if session is not None and session.config.task in point_tasks:
     st.session_state.setdefault("explore.task", session.config.task)
 task = st.radio("Task", point_tasks, horizontal=True, key="explore.task")
 live_name = session.store.name if session is not None else None
-all_sources = [*list_runs(runs_root(), task=task), *list_pretrained(task=task)]
+all_sources = [*saved_runs(task=task), *list_pretrained(task=task)]
 chosen = []
 for column, (title, subtitle, pg) in zip(st.columns(2), SIDES, strict=True):
     with column:

@@ -4,13 +4,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from _shared.figures import POST_COLOR, PRE_COLOR
-from _shared.state import current_session, page_setup
+from _shared.state import current_session, page_setup, saved_runs
 
 from esmaml_core.assets import list_pretrained
-from esmaml_core.comparison import list_runs
 from esmaml_core.config import TrainConfig
 from esmaml_core.replay import Replay, replay_adaptation
-from esmaml_core.runs import load_trainer, runs_root
+from esmaml_core.runs import load_trainer
 from esmaml_core.trainer import make_trainer
 
 FRESH = "fresh"  # source key of an untrained meta-policy (iteration 0) for the chosen task
@@ -67,7 +66,7 @@ live_path = str(session.store.path) if session is not None and session.config.ta
 if live_path is not None:
     st.session_state.setdefault("replay.task", session.config.task)
 task = st.selectbox("MuJoCo task", task_names, key="replay.task")
-pretrained, runs = list_pretrained(task=task), list_runs(runs_root(), task=task)
+pretrained, runs = list_pretrained(task=task), saved_runs(task=task)
 sources = {str(asset.path): f"pretrained: {asset.name} ({asset.iteration} it.)" for asset in pretrained}
 sources.update({str(run.path): f"{run.name} ({run.config.method}, {run.iterations_done} it.)" for run in runs})
 iterations = {str(asset.path): asset.iteration for asset in pretrained}

@@ -5,9 +5,9 @@ from importlib.util import find_spec
 
 import streamlit as st
 from _shared.figures import bands_figure
-from _shared.state import page_link, page_setup
+from _shared.state import page_link, page_setup, saved_runs
 
-from esmaml_core.comparison import aggregate_curves, final_returns_rows, group_runs, list_runs, rows_to_csv
+from esmaml_core.comparison import aggregate_curves, final_returns_rows, group_runs, rows_to_csv
 from esmaml_core.runs import runs_root
 
 METRICS = {"post_adaptation_return": "post-adaptation return", "pre_adaptation_return": "pre-adaptation return"}
@@ -25,7 +25,7 @@ st.markdown(
     "Runs whose configurations differ only in the seed form one **experiment**: its curve is the mean over "
     "seeds, with a band of ± one standard deviation, up to the iteration every seed has reached."
 )
-runs = list_runs(runs_root())
+runs = saved_runs()
 if not runs:
     st.info(f"No saved runs in `{runs_root()}` yet: train some on the Train page.")
     page_link("Train", "Go to Train")

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from functools import cache
 
 from esmaml_core.adaptation import OPERATORS
+from esmaml_core.cost import IterationCost, iteration_cost, memory_cap
 from esmaml_core.errors import ConfigError
 from esmaml_core.executors import EXECUTORS
 from esmaml_core.fitness import FITNESS_SHAPINGS
@@ -33,6 +34,14 @@ from esmaml_core.tasks import TASK_FAMILIES
 __all__ = ["ConfigError", "Option", "TrainConfig", "OPTIONS"]
 
 MAX_LAYER_SIZE = 1024  # ES perturbs every weight: wider layers only exhaust memory
+# Hard bounds on sizes; within them, validate() also refuses a run whose one iteration would not
+# fit in memory (esmaml_core.cost). README lists both.
+MAX_ROWS = 100_000  # perturbations, queries, evaluation tasks, tasks per iteration
+MAX_HORIZON = 100_000
+MAX_INNER_STEPS = 20
+MAX_ITERATIONS = 10_000_000
+MAX_WORKERS = 1024
+SIZE_FIELDS = ("perturbations", "queries", "eval_tasks", "task_batch", "horizon", "inner_steps", "hidden")
 ES_METHODS = ("es_maml", "es_maml_first_order")
 SECTIONS = (
     "Task",
@@ -144,6 +153,7 @@ class TrainConfig:
         "Method",
         "int",
         minimum=1,
+        maximum=MAX_INNER_STEPS,
         step=1,
         methods=("pg_maml",),
     )
@@ -163,6 +173,7 @@ class TrainConfig:
         "Meta level (outer loop)",
         "int",
         minimum=1,
+        maximum=MAX_ROWS,
         step=1,
         methods=ES_METHODS,
     )
@@ -201,6 +212,7 @@ class TrainConfig:
         "Meta level (outer loop)",
         "int",
         minimum=1,
+        maximum=MAX_ROWS,
         step=1,
         methods=("es_maml_first_order", "pg_maml"),
         method_defaults=(("pg_maml", 20),),
@@ -212,6 +224,7 @@ class TrainConfig:
         "Adaptation (inner loop, K queries)",
         "int",
         minimum=1,
+        maximum=MAX_ROWS,
         step=1,
     )
     alpha: float = option(
@@ -245,7 +258,15 @@ class TrainConfig:
         methods=("pg_maml",),
     )
     iterations: int = option(
-        100, "Meta-iterations", "total meta-iterations of the run", "Run", "int", minimum=1, step=1, spelled_out=True
+        100,
+        "Meta-iterations",
+        "total meta-iterations of the run",
+        "Run",
+        "int",
+        minimum=1,
+        maximum=MAX_ITERATIONS,
+        step=1,
+        spelled_out=True,
     )
     seed: int = option(
         0, "Seed", "random seed; the same seed gives the same run", "Run", "int", minimum=0, step=1, spelled_out=True
@@ -266,6 +287,7 @@ class TrainConfig:
         "Advanced",
         "int",
         minimum=1,
+        maximum=MAX_HORIZON,
         optional=True,
         step=1,
     )
@@ -276,6 +298,7 @@ class TrainConfig:
         "Advanced",
         "int",
         minimum=1,
+        maximum=MAX_ROWS,
         step=1,
     )
     probe_tasks: int = option(
@@ -311,6 +334,7 @@ class TrainConfig:
         "Execution",
         "int",
         minimum=1,
+        maximum=MAX_WORKERS,
         when=(("executor", ("process", "ray")),),
         execution=True,
         form=False,
@@ -385,6 +409,11 @@ class TrainConfig:
         if isinstance(values.get("hidden"), list):
             values["hidden"] = tuple(values["hidden"])
         return TrainConfig(**values)
+
+    def iteration_cost(self) -> IterationCost:
+        """Env steps and peak memory of one meta-iteration (``esmaml_core.cost``)."""
+        family = TASK_FAMILIES[self.task]
+        return iteration_cost(self, family.obs_dim, family.act_dim, self.horizon or family.horizon)
 
     def label(self) -> str:
         """What people call this run: task, method and (if the method has one) operator, e.g.
@@ -489,3 +518,33 @@ def check_relations(config: TrainConfig) -> None:
         raise ConfigError(
             "operator", config.operator, "es_maml_first_order needs a differentiable operator: es_grad or dpp"
         )
+    check_cost(config)
+
+
+def check_cost(config: TrainConfig) -> None:
+    """Refuse a run whose one iteration would need more memory than ``cost.memory_cap()``.
+
+    The message names the size field furthest above its default, with the estimate.
+    """
+    cost = config.iteration_cost()
+    cap = memory_cap()
+    if cost.peak_bytes <= cap:
+        return
+    values = config.to_values()
+
+    def growth(name: str) -> float:
+        value, usual = values[name], default(name, config.method)
+        if name == "horizon":
+            value, usual = config.horizon or TASK_FAMILIES[config.task].horizon, TASK_FAMILIES[config.task].horizon
+        if name == "hidden":
+            value, usual = max(config.hidden_sizes, default=1), max(usual)
+        return value / usual
+
+    culprit = max((name for name in SIZE_FIELDS if applies(name, values)), key=growth)
+    raise ConfigError(
+        culprit,
+        values[culprit],
+        f"one iteration would need about {cost.peak_gib:,.1f} GiB of memory, above the {cap / 2**30:.1f} GiB cap; "
+        f"use fewer or smaller {', '.join(name for name in SIZE_FIELDS if applies(name, values))}"
+        + (", or record no paths (probe_tasks 0)" if config.probe_tasks else ""),
+    )

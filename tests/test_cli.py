@@ -44,6 +44,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         (["--method", "pg_maml", "--sigma", "0.1"], ["--sigma", "only es_maml and es_maml_first_order"]),
         (["--inner-steps", "2"], ["--inner-steps", "only pg_maml"]),
         (["--probe-every", "-1"], ["--probe-every", ">= 0"]),
+        (["--perturbations", "100000000"], ["--perturbations", "<= 100000"]),
+        (["--perturbations", "99999"], ["--perturbations", "GiB of memory"]),
         (["--sigma", "abc"], ["--sigma", "abc"]),
     ],
 )

@@ -1,0 +1,75 @@
+"""What one meta-iteration of a config costs, known before anything is allocated.
+
+``iteration_cost`` counts the environment steps of one iteration and estimates the
+memory of its largest batched arrays (parameter rows, query directions, and the paths
+recorded on probe iterations if the run has probe tasks), from the config and the
+task's dimensions alone. ``TrainConfig.validate``
+refuses a run whose estimate is above ``memory_cap()``: half the machine's memory, at
+most ``MAX_ITERATION_BYTES``. The estimate errs high: it counts every array of a stage
+as alive at once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from esmaml_core.sampling import SAMPLERS
+
+BYTES_PER_NUMBER = 8  # float64 everywhere
+MAX_ITERATION_BYTES = 8 * 2**30
+ARRAYS_PER_PARAMETER_ROW = 3  # queried parameters, their directions, and one temporary
+ARRAYS_PER_RECORDED_STEP = 4  # observations, actions, rewards and the PG loss batch
+PG_COPIES = 2  # PG-MAML keeps a batch's paths twice: as recorded and as its normalised loss batch
+
+
+@dataclass(frozen=True)
+class IterationCost:
+    env_steps: int
+    peak_bytes: int
+
+    @property
+    def peak_gib(self) -> float:
+        return self.peak_bytes / 2**30
+
+
+def memory_cap() -> int:
+    """Half of this machine's memory, at most MAX_ITERATION_BYTES."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError):
+        physical = 2 * MAX_ITERATION_BYTES
+    return min(MAX_ITERATION_BYTES, physical // 2)
+
+
+def num_params(obs_dim: int, act_dim: int, hidden: tuple[int, ...]) -> int:
+    sizes = (obs_dim, *hidden, act_dim)
+    return sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(sizes[:-1], sizes[1:], strict=False))
+
+
+def iteration_cost(config, obs_dim: int, act_dim: int, horizon: int) -> IterationCost:
+    """Env steps and peak memory of one meta-iteration of ``config`` (a TrainConfig) on a task of these sizes."""
+    params = num_params(obs_dim, act_dim, config.hidden_sizes)
+    recorded_step = ARRAYS_PER_RECORDED_STEP * (obs_dim + act_dim) * BYTES_PER_NUMBER
+    if config.method == "pg_maml":
+        rows = (config.task_batch + config.eval_tasks) * config.queries
+        steps = rows * horizon * (config.inner_steps + 1)
+        baseline_features = (2 * obs_dim + 4) * BYTES_PER_NUMBER  # obs, obs^2, t, t^2, t^3, 1
+        memory = steps * PG_COPIES * (recorded_step + baseline_features)
+        return IterationCost(steps, memory + rows * params * BYTES_PER_NUMBER * ARRAYS_PER_PARAMETER_ROW)
+    if config.method == "es_maml_first_order":
+        starts = config.task_batch + config.eval_tasks
+        query_rows = starts * (config.queries + 1)
+        outer_rows = config.task_batch * (config.perturbations + 1)
+        steps = (query_rows + outer_rows + config.eval_tasks) * horizon
+        parameter_rows = max(query_rows, outer_rows)
+    else:
+        starts = config.perturbations * SAMPLERS.make(config.sampler, config.sigma).rows_per_direction
+        starts += config.eval_tasks
+        query_rows = starts * (config.queries + 1)
+        steps = (query_rows + starts) * horizon
+        parameter_rows = query_rows
+    memory = parameter_rows * params * BYTES_PER_NUMBER * ARRAYS_PER_PARAMETER_ROW
+    if config.probe_tasks > 0:  # probe iterations record every query's path
+        memory += query_rows * (horizon + 1) * recorded_step
+    return IterationCost(steps, memory)

@@ -1,0 +1,71 @@
+"""The cost of one meta-iteration, known before allocation: an upper bound on memory, and refusals above the cap."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from esmaml_core.config import MAX_ROWS, ConfigError, TrainConfig
+from esmaml_core.cost import memory_cap
+
+# The peak of the arrays one probe iteration allocates (numpy reports its buffers to tracemalloc),
+# after a first iteration has compiled what needs compiling.
+MEASURE = """
+import json, sys, tracemalloc
+from esmaml_core.config import TrainConfig
+from esmaml_core.trainer import make_trainer
+config = TrainConfig.from_dict(json.loads(sys.argv[1])).validate()
+trainer = make_trainer(config)
+trainer.step()
+tracemalloc.start()
+trainer.step(probe=True)
+print(tracemalloc.get_traced_memory()[1])
+"""
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        TrainConfig(perturbations=2000),
+        TrainConfig(task="biased_sensor_cartpole", operator="es_grad", perturbations=600),
+        TrainConfig.for_method(method="pg_maml", queries=40, task_batch=40),
+    ],
+    ids=["es-point", "es-cartpole", "pg"],
+)
+def test_the_estimate_bounds_the_memory_an_iteration_really_takes(config):
+    output = subprocess.run(
+        [sys.executable, "-c", MEASURE, json.dumps(config.to_dict())], capture_output=True, text=True, timeout=300
+    )
+    assert output.returncode == 0, output.stderr
+    grown = int(output.stdout)
+    estimate = config.iteration_cost().peak_bytes
+    assert estimate / 20 < grown <= estimate, f"an iteration took {grown / 2**20:.0f} MiB, estimated {estimate / 2**20:.0f}"
+
+
+def test_env_steps_are_counted_exactly_for_the_default_run():
+    config = TrainConfig(probe_tasks=0)
+    # 150 antithetic pairs (300 rows) + 20 evaluation rows, each adapted with K = 20 queries plus the
+    # start, then the adapted policy: 22 rollouts of 100 steps per row
+    assert config.iteration_cost().env_steps == 320 * 22 * 100
+
+
+@pytest.mark.parametrize(
+    "values, field, words",
+    [
+        (dict(perturbations=100_000_000), "perturbations", f"<= {MAX_ROWS}"),
+        (dict(perturbations=99_999), "perturbations", "GiB of memory"),
+        (dict(task="goal_2d", horizon=100_000, perturbations=1000), "horizon", "GiB of memory"),
+        (dict(method="pg_maml", queries=20_000, task_batch=5_000), "queries", "GiB of memory"),
+        (dict(policy="mlp", hidden=(1024, 1024), perturbations=20_000), "perturbations", "GiB of memory"),
+        (dict(method="pg_maml", inner_steps=50), "inner_steps", "<= 20"),
+    ],
+)
+def test_runs_that_cannot_fit_are_refused_before_any_allocation(values, field, words):
+    with pytest.raises(ConfigError) as error:
+        TrainConfig.for_method(**values).validate()
+    assert error.value.field == field and words in error.value.allowed
+
+
+def test_the_cap_is_at_most_half_the_machine():
+    assert 0 < memory_cap() <= 8 * 2**30

@@ -17,9 +17,10 @@ import argparse
 import json
 import os
 import sys
+from pathlib import Path
 
 from esmaml_core.config import EXECUTION_FIELDS, OPTIONS, ConfigError, Option, TrainConfig, applies, requirement
-from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunStoreError
+from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunStoreError, WorkerError
 from esmaml_core.runs import RunStore, load_trainer, run_training
 from esmaml_core.tasks.base import fixed_tasks
 
@@ -241,6 +242,13 @@ def train_with_progress(trainer, store: RunStore, config: TrainConfig, args: arg
             file=sys.stderr,
         )
         return EXIT_FAILED
+    except WorkerError as error:
+        print(
+            f"\nerror: {error} at iteration {trainer.state.iteration + 1}; the last good checkpoint is kept in "
+            f"{store.path}: continue with --resume",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(f"\ninterrupted at iteration {trainer.state.iteration}; continue with --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -303,6 +311,8 @@ def command_export(args: argparse.Namespace) -> int:
 def command_render(args: argparse.Namespace) -> int:
     from esmaml_core.render import QUALITIES, render_replay_video  # MuJoCo rendering loads only here
 
+    if Path(args.out).is_dir():
+        raise ConfigError("out", args.out, "a path for the video file, e.g. replay.mp4, not a folder")
     trainer = loaded_trainer(args.run)
     split_size = len(trainer.family.split_ids(args.split))
     if not 0 <= args.task_index < split_size:
@@ -339,4 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (RunStoreError, CheckpointError) as error:
         print(f"error: {error}", file=sys.stderr)
+    except OSError as error:  # a path the user gave: a file where a folder should be, read-only, disk full
+        where = error.filename if error.filename is not None else "a file"
+        print(f"error: {where}: {error.strerror or error}", file=sys.stderr)
     return EXIT_USAGE

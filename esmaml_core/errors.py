@@ -53,3 +53,7 @@ class DivergenceError(ESMAMLError, RuntimeError):
             f"iteration {iteration} produced NaN or inf (returns, gradient or parameters); "
             "a smaller meta step size (lr) or adaptation step size (alpha) may help"
         )
+
+
+class WorkerError(ESMAMLError, RuntimeError):
+    """A worker process that ran rollouts died (killed, out of memory); the run's last checkpoint is intact."""

@@ -35,12 +35,15 @@ import dataclasses
 import functools
 import multiprocessing
 import os
+import signal
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
+from esmaml_core.errors import WorkerError
 from esmaml_core.registry import Entry, Registry
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer, Rollouts, TaskFamily
@@ -63,6 +66,11 @@ class Executor(Protocol):
     ) -> Rollouts: ...
 
     def close(self) -> None: ...
+
+
+def ignore_interrupts() -> None:
+    """In a worker: leave Ctrl-C to the main process, which stops the run (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def shard_slices(rows: int, shards: int) -> list[slice]:
@@ -147,10 +155,15 @@ class ProcessPoolRolloutExecutor:
 
     def rollout(self, family, policy, params, tasks, normalizer, *, noise, horizon, record=False) -> Rollouts:
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("forkserver"))
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=ignore_interrupts)
         shards = _shard_arguments(self.workers, family, policy, params, tasks, normalizer, noise, horizon, record)
-        futures = [self._pool.submit(rollout_shard, *arguments) for arguments in shards]
-        return join_shards([future.result() for future in futures])
+        try:
+            futures = [self._pool.submit(rollout_shard, *arguments) for arguments in shards]
+            return join_shards([future.result() for future in futures])
+        except BrokenProcessPool as error:
+            self._pool = None
+            raise WorkerError(f"a rollout worker process died ({error})") from error
 
     def close(self) -> None:
         if self._pool is not None:

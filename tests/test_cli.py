@@ -198,3 +198,28 @@ def test_train_refuses_what_would_lose_data(tmp_path, capsys):
     with RunStore.open(run).writer():  # e.g. the dashboard training it
         assert main(["train", "--out", str(run), "--resume", "--iterations", "3"]) == 2
         assert "being written by another process" in capsys.readouterr().err
+
+
+def test_os_errors_are_one_line_naming_the_path(tmp_path, monkeypatch, capsys):
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    asset = str(ROOT / "assets/pretrained/fb_swimmer_es_maml_hill_climb_linear")
+    run = tmp_path / "run"
+    assert main(["train", *FAST, "--iterations", "1", "--quiet", "--out", str(run)]) == 0
+    capsys.readouterr()
+    for command, path in (
+        (["train", *FAST, "--out", str(a_file)], a_file),
+        (["train", *FAST, "--out", str(a_file / "run")], a_file),
+        (["export", "--run", str(run), "--out", str(a_file / "asset")], a_file),
+        (["render", "--run", asset, "--out", str(tmp_path)], tmp_path),
+    ):
+        assert main(command) == 2, command
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and len(err.strip().splitlines()) == 1 and str(path) in err, err
+
+    def disk_full(descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    assert main(["train", *FAST, "--iterations", "1", "--quiet", "--out", str(tmp_path / "full")]) == 2
+    assert "No space left on device" in capsys.readouterr().err

@@ -1,12 +1,14 @@
 """Executors: sharding, and bit-identical training runs in-process, in a process pool and on Ray."""
 
 import multiprocessing
+import signal
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
 from esmaml_core.config import ConfigError, TrainConfig
+from esmaml_core.errors import WorkerError
 from esmaml_core.executors import (
     InProcessExecutor,
     ProcessPoolRolloutExecutor,
@@ -115,6 +117,26 @@ def test_process_pool_runs_unregistered_families_and_stops_on_close(rng):
     for name in ("returns", "lengths", "state_sum", "state_sq_sum", "observations"):
         np.testing.assert_array_equal(getattr(pooled, name), getattr(local, name))
     assert pooled.observations.shape == (9, 31, 2)
+
+
+def test_a_dead_worker_is_one_error_and_ctrl_c_is_left_to_the_main_process(rng):
+    family, policy = GOAL_2D, make_policy(2, 2)
+    params = rng.normal(0.0, 1.0, (4, policy.num_params))
+    arguments = (family, policy, params, family.task_params(np.arange(4)), ObsNormalizer.identity(2))
+    options = dict(noise=family.initial_noise(rng, 4), horizon=10)
+    executor = ProcessPoolRolloutExecutor(workers=2)
+    try:
+        executor.rollout(*arguments, **options)
+        workers = list(executor._pool._processes.values())
+        ignored = executor._pool.submit(signal.getsignal, signal.SIGINT).result()
+        assert ignored == signal.SIG_IGN  # workers print no traceback on Ctrl-C
+        workers[0].kill()
+        workers[0].join()
+        with pytest.raises(WorkerError, match="worker process died"):
+            executor.rollout(*arguments, **options)
+        assert len(executor.rollout(*arguments, **options).returns) == 4  # a new pool on the next call
+    finally:
+        executor.close()
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,8 @@ def read_asset_meta(path: str | Path) -> dict:
 def asset_trainer(path: str | Path) -> Trainer:
     """A trainer holding the asset's meta-policy."""
     trainer = make_trainer(TrainConfig.from_dict(read_asset_meta(path)["config"]))
-    trainer.state = load_checkpoint(asset_paths(path)[0])
+    params_path = asset_paths(path)[0]
+    trainer.restore(load_checkpoint(params_path), params_path)
     return trainer
 
 

@@ -10,6 +10,7 @@ with ``allow_pickle=False`` and read back the same way.
 from __future__ import annotations
 
 import io
+import math
 import os
 import uuid
 import zipfile
@@ -21,6 +22,7 @@ from esmaml_core.errors import CheckpointError
 from esmaml_core.trainer import TrainerState
 
 TEMP_SUFFIX = ".tmp"
+HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
 
 def atomic_write(path: Path, data: bytes) -> None:
@@ -48,12 +50,31 @@ def save_arrays(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 
 def load_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All arrays of an .npz (no pickles); CheckpointError if it does not read back whole."""
+    """All arrays of an .npz (no pickles); CheckpointError if it does not read back whole.
+
+    Each array's header is checked against the bytes stored for it before anything is
+    allocated, so a crafted header that declares a huge shape is refused, not obeyed.
+    """
     try:
+        check_array_sizes(path)
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"checkpoint {path} is unreadable ({error}); it may be truncated or corrupted") from error
+
+
+def check_array_sizes(path: Path) -> None:
+    """ValueError if an array of the .npz declares more data than its member holds."""
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            with archive.open(member) as handle:
+                read_header = HEADER_READERS.get(np.lib.format.read_magic(handle))
+                if read_header is None:
+                    raise ValueError(f"{member.filename} is not in a .npy format version this library writes")
+                shape, _, dtype = read_header(handle)
+                declared = math.prod(shape) * dtype.itemsize
+                if declared > member.file_size:
+                    raise ValueError(f"{member.filename} declares {declared:,} bytes but holds {member.file_size:,}")
 
 
 def load_checkpoint(path: Path) -> TrainerState:

@@ -245,34 +245,28 @@ class RunStore:
             old.unlink(missing_ok=True)
         return path
 
-    def latest_state(self) -> tuple[TrainerState | None, list[str]]:
-        """The newest checkpoint that loads, and a warning for each newer one that did not.
+    def load_trainer(self, config: TrainConfig | None = None) -> tuple[Trainer, list[str]]:
+        """A trainer at the newest checkpoint that loads and fits the config, without touching the folder.
 
-        None for a run with no checkpoint and no metrics yet; CheckpointError if the run has
-        history but no checkpoint of it loads (it is never silently restarted from zero).
+        ``config`` replaces the stored one, e.g. a resume's new total or executor. Each newer
+        checkpoint that does not load or fit is skipped with a warning. A run with no
+        checkpoint and no metrics starts at iteration 0; a run with history but no usable
+        checkpoint raises CheckpointError: it is never silently restarted from zero.
         """
+        trainer = make_trainer(config or self.config())
         warnings = []
         for path in reversed(self.checkpoints()):
             try:
-                return load_checkpoint(path), warnings
+                trainer.restore(load_checkpoint(path), path)
+                return trainer, warnings
             except CheckpointError as error:
                 warnings.append(f"skipping {error}")
         if self.checkpoints() or self.read_metrics():
+            trainer.close()
             raise CheckpointError(
                 f"no checkpoint of {self.path} loads ({'; '.join(warnings) or 'none left'}); "
                 "the run cannot continue without losing its history"
             )
-        return None, warnings
-
-    def load_trainer(self, config: TrainConfig | None = None) -> tuple[Trainer, list[str]]:
-        """A trainer at the newest good checkpoint (iteration 0 if none), without touching the folder.
-
-        ``config`` replaces the stored one, e.g. a resume's new total or executor.
-        """
-        trainer = make_trainer(config or self.config())
-        state, warnings = self.latest_state()
-        if state is not None:
-            trainer.state = state
         return trainer, warnings
 
     def restore_trainer(self, config: TrainConfig | None = None) -> tuple[Trainer, list[str]]:

@@ -17,7 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.errors import DivergenceError
+from esmaml_core.errors import CheckpointError, DivergenceError
 from esmaml_core.evaluation import BatchEvaluator, RunningObsStats
 from esmaml_core.executors import make_executor
 from esmaml_core.methods import METHODS
@@ -121,6 +121,24 @@ class Trainer:
             rng=rng,
         )
         self.executor = make_executor(config.executor, config.workers, config.ray_address)
+
+    def restore(self, state: TrainerState, source: object) -> None:
+        """Continue from ``state`` (read from ``source``); CheckpointError if it does not fit this trainer's config."""
+        expected = TrainerState(
+            0,
+            self.state.params,
+            init_optimizer_state(self.config.optimizer, self.policy.num_params),
+            RunningObsStats.empty(self.family.obs_dim),
+            self.state.rng,
+        )
+        shapes = {name: np.shape(value) for name, value in state.to_arrays().items() if name != "rng_state"}
+        wanted = {name: np.shape(value) for name, value in expected.to_arrays().items() if name != "rng_state"}
+        if shapes != wanted or state.iteration < 0 or state.env_steps < 0:
+            raise CheckpointError(
+                f"{source} does not fit the run's config "
+                f"(arrays {shapes}, expected {wanted}, iteration {state.iteration})"
+            )
+        self.state = state
 
     def close(self) -> None:
         """Shut down the executor's workers (a process pool, or a Ray this trainer started)."""

@@ -1,11 +1,13 @@
 """The run store: bit-for-bit resume, refused corrupt checkpoints, divergence keeps the last good state."""
 
 import dataclasses
+import io
 import json
 import os
 import stat
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -166,7 +168,7 @@ def test_checkpoints_are_ordered_by_iteration_number_not_by_name(tmp_path):
         "iter_1000000.npz",
         "iter_1000001.npz",
     ]
-    assert store.latest_state()[0].iteration == 1_000_001
+    assert store.load_trainer()[0].state.iteration == 1_000_001
 
 
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, monkeypatch):
@@ -295,3 +297,56 @@ def test_a_link_out_of_the_runs_folder_is_refused(tmp_path):
     with pytest.raises(RunStoreError, match="outside"):
         run_in(tmp_path / "runs", "sneaky")
     assert run_in(tmp_path / "runs", "fine") == tmp_path / "runs" / "fine"
+
+
+def test_a_checkpoint_that_does_not_fit_the_config_is_skipped(tmp_path):
+    store, trainer, _, _ = train(tmp_path / "run", 2)
+    newest = store.checkpoints()[-1]
+    arrays = dict(np.load(newest))
+    arrays["params"] = np.zeros(len(arrays["params"]) + 3)  # e.g. a checkpoint of another policy size
+    np.savez(newest, **arrays)
+    restored, warnings = store.load_trainer()
+    assert restored.state.iteration == 1 and "does not fit" in warnings[0]
+
+
+def test_a_crafted_header_declaring_a_huge_array_is_refused_before_allocating(tmp_path):
+    store, _, _, _ = train(tmp_path / "run", 1)
+    newest = store.checkpoints()[-1]
+    with zipfile.ZipFile(newest) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    header = np.lib.format.header_data_from_array_1_0(np.zeros(3))
+    header["shape"] = (10**6, 10**6)  # 8 TB declared, 24 bytes stored
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, header)
+    members["params.npy"] = buffer.getvalue() + np.zeros(3).tobytes()
+    with zipfile.ZipFile(newest, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(CheckpointError, match="declares"):
+        load_checkpoint(newest)
+
+
+@pytest.mark.slow
+def test_killed_at_random_moments_a_run_resumes_to_the_same_bits(tmp_path):
+    """kill -9 the training process at random points, resume each time: the run ends exactly as one
+    trained without interruption, metrics and parameters, and no row is lost or repeated."""
+    options = ["--task", "goal_2d", "--perturbations", "30", "--queries", "5", "--eval-tasks", "3"]
+    options += ["--iterations", "40", "--probe-every", "3", "--quiet"]
+    straight = tmp_path / "straight"
+    subprocess.run([sys.executable, "-m", "esmaml_core", "train", *options, "--out", str(straight)], check=True)
+    run, rng = tmp_path / "killed", np.random.default_rng(0)
+    command = [sys.executable, "-m", "esmaml_core", "train", *options, "--out", str(run)]
+    for _ in range(8):
+        resume = ["--resume"] if (run / "config.json").exists() else ["--force"]  # killed before it began: anew
+        process = subprocess.Popen(command + resume, stderr=subprocess.DEVNULL)
+        try:
+            process.wait(timeout=float(rng.uniform(0.8, 2.5)))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    subprocess.run(command + ["--resume"], check=True, stdout=subprocess.DEVNULL)
+    finished, reference = RunStore.open(run), RunStore.open(straight)
+    assert without_wall_time(finished.read_metrics()) == without_wall_time(reference.read_metrics())
+    np.testing.assert_array_equal(finished.load_trainer()[0].state.params, reference.load_trainer()[0].state.params)
+    assert finished.probe_iterations() == reference.probe_iterations()
+    assert not list(run.rglob("*.tmp"))

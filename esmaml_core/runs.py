@@ -114,7 +114,7 @@ class RunStore:
         Any other folder is never deleted.
         """
         path = Path(path)
-        if path.is_dir() and any(path.iterdir()):
+        if path.is_dir() and any(entry.name != LOCK_FILE for entry in path.iterdir()):
             if not force:
                 raise RunExistsError(path)
             if not is_run_folder(path):

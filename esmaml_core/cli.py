@@ -1,4 +1,4 @@
-"""Command line: ``python -m esmaml_core train|eval|export|render ...``.
+"""Command line: ``python -m esmaml_core train|eval|export|render|dashboard ...``.
 
     python -m esmaml_core train --task four_corner --method es_maml --operator hill_climb \\
         --policy linear --iterations 100 --seed 0 --out runs/demo
@@ -22,6 +22,7 @@ from esmaml_core.assets import export_asset, load_trainer
 from esmaml_core.config import EXECUTION_FIELDS, METHOD_DEFAULTS, METHODS, OPERATORS, POLICIES, ConfigError, TrainConfig
 from esmaml_core.executors import EXECUTORS
 from esmaml_core.fitness import FITNESS_SHAPINGS
+from esmaml_core.launcher import add_dashboard_parser, command_dashboard
 from esmaml_core.optimizers import OPTIMIZERS
 from esmaml_core.runs import CheckpointError, RunStore, RunStoreError, run_training
 from esmaml_core.sampling import SAMPLERS
@@ -159,6 +160,7 @@ def build_parser() -> ArgumentParser:
         "--quality", choices=["fast", "high"], default="fast", help="fast: no shadows or reflections (default: fast)"
     )
     render.add_argument("--out", required=True, help="output .mp4 path")
+    add_dashboard_parser(commands)
     return parser
 
 
@@ -311,7 +313,13 @@ def command_render(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "eval": command_eval, "export": command_export, "render": command_render}
+COMMANDS = {
+    "train": command_train,
+    "eval": command_eval,
+    "export": command_export,
+    "render": command_render,
+    "dashboard": command_dashboard,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,7 +3,7 @@
     python -m esmaml_core train --task four_corner --method es_maml --operator hill_climb \\
         --policy linear --iterations 100 --seed 0 --out runs/demo
     python -m esmaml_core eval --run runs/demo --tasks 20
-    python -m esmaml_core export --run runs/demo --out assets/pretrained/four_corner_demo
+    python -m esmaml_core export --run runs/demo --out exports/four_corner_demo
     python -m esmaml_core render --run runs/swimmer --task-index 0 --out video.mp4
 
 Training options map one to one onto ``TrainConfig`` fields (``--adaptation-sigma`` is
@@ -18,7 +18,7 @@ import json
 import sys
 from dataclasses import fields
 
-from esmaml_core.assets import export_asset, load_trainer
+from esmaml_core.assets import asset_paths, export_asset, load_trainer
 from esmaml_core.config import EXECUTION_FIELDS, METHOD_DEFAULTS, METHODS, OPERATORS, POLICIES, ConfigError, TrainConfig
 from esmaml_core.executors import EXECUTORS
 from esmaml_core.fitness import FITNESS_SHAPINGS
@@ -145,7 +145,8 @@ def build_parser() -> ArgumentParser:
 
     export = commands.add_parser("export", help="save a run's meta-policy as a pretrained asset (.npz + .json)")
     export.add_argument("--run", required=True, help="run folder")
-    export.add_argument("--out", required=True, help="asset path without suffix, e.g. assets/pretrained/four_corner")
+    export.add_argument("--out", required=True, help="asset path without suffix, e.g. exports/four_corner")
+    export.add_argument("--force", action="store_true", help="replace an existing asset at --out")
     export.add_argument("--tasks", type=int, default=50, help="held-out tasks of the recorded evaluation (default: 50)")
     export.add_argument(
         "--made-by", default=None, help="how the run was made, for the .json (default: a train command for its config)"
@@ -280,6 +281,8 @@ def command_eval(args: argparse.Namespace) -> int:
 def command_export(args: argparse.Namespace) -> int:
     if args.tasks < 1:
         raise ConfigError("tasks", args.tasks, "must be >= 1")
+    if any(path.exists() for path in asset_paths(args.out)) and not args.force:
+        raise ConfigError("out", args.out, "already holds an asset; choose another --out or add --force to replace it")
     store = RunStore.open(args.run)
     made_by = args.made_by or train_command(store.config(), args.run)
     meta = export_asset(store, args.out, args.tasks, made_by)

@@ -87,3 +87,27 @@ def test_with_python3_venv_everything_goes_into_the_environment_and_missing_gl_i
     assert "-m venv" in log
     assert "-m pip install -q --disable-pip-version-check -r requirements.txt" in log
     assert "-m pip install -q --disable-pip-version-check --no-deps -e ." in log
+
+
+def readme_quick_start_commands() -> list[str]:
+    lines = (ROOT / "README.md").read_text().splitlines()
+    return [line for line in lines if line.startswith("bash scripts/install.sh")]
+
+
+@pytest.mark.parametrize("pytest_status, ci_status", [(0, 0), (1, 1), (5, 1)])
+def test_ci_runs_the_readmes_test_command_and_fails_when_no_test_ran(tmp_path, pytest_status, ci_status):
+    """.ci/run in a copy of the project whose install succeeds and whose pytest exits with ``pytest_status``."""
+    dashboard, tests = readme_quick_start_commands()[:2]
+    assert dashboard == "bash scripts/install.sh && .venv/bin/esmaml dashboard"
+    assert tests == "bash scripts/install.sh --dev && .venv/bin/python -m pytest"
+    ci = (ROOT / ".ci/run").read_text()
+    assert tests in ci.splitlines()
+    for folder in (".ci", "scripts", ".venv/bin"):
+        (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / ".ci/run").write_text(ci)
+    stub(tmp_path / "scripts", "install.sh", f'echo "install $*" >> {tmp_path}/calls.log')
+    stub(tmp_path / ".venv/bin", "python", f'echo "python $*" >> {tmp_path}/calls.log; exit {pytest_status}')
+    done = subprocess.run(["bash", str(tmp_path / ".ci/run")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == ci_status
+    assert (tmp_path / "calls.log").read_text() == "install --dev\npython -m pytest\n"
+    assert ("collected no tests" in done.stderr) == (pytest_status == 5)

@@ -1,4 +1,4 @@
-"""ES-MAML Studio: the dashboard's entry point (``streamlit run app/Home.py``)."""
+"""ES-MAML Studio: the dashboard's entry point (started by ``esmaml dashboard``, or ``streamlit run app/Home.py``)."""
 
 import streamlit as st
 from _shared.state import page_link, page_setup

@@ -1,9 +1,9 @@
-"""Command line: ``python -m esmaml_core train|eval|export|render ...``.
+"""Command line: ``python -m esmaml_core train|eval|export|render|dashboard ...``.
 
     python -m esmaml_core train --task four_corner --method es_maml --operator hill_climb \\
         --policy linear --iterations 100 --seed 0 --out runs/demo
     python -m esmaml_core eval --run runs/demo --tasks 20
-    python -m esmaml_core export --run runs/demo --out assets/pretrained/four_corner_demo
+    python -m esmaml_core export --run runs/demo --out exports/four_corner_demo
     python -m esmaml_core render --run runs/swimmer --task-index 0 --out video.mp4
 
 Training options map one to one onto ``TrainConfig`` fields (``--adaptation-sigma`` is
@@ -19,8 +19,10 @@ import os
 import sys
 from pathlib import Path
 
+from esmaml_core.assets import asset_paths
 from esmaml_core.config import EXECUTION_FIELDS, OPTIONS, ConfigError, Option, TrainConfig, applies, requirement
 from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunStoreError, WorkerError
+from esmaml_core.launcher import add_dashboard_parser, command_dashboard
 from esmaml_core.runs import RunStore, load_trainer, run_training
 from esmaml_core.tasks.base import fixed_tasks
 
@@ -140,7 +142,8 @@ def build_parser() -> ArgumentParser:
 
     export = commands.add_parser("export", help="save a run's meta-policy as a pretrained asset (.npz + .json)")
     export.add_argument("--run", required=True, help="run folder")
-    export.add_argument("--out", required=True, help="asset path without suffix, e.g. assets/pretrained/four_corner")
+    export.add_argument("--out", required=True, help="asset path without suffix, e.g. exports/four_corner")
+    export.add_argument("--force", action="store_true", help="replace an existing asset at --out")
     export.add_argument("--tasks", type=int, default=50, help="held-out tasks of the recorded evaluation (default: 50)")
     export.add_argument(
         "--made-by", default=None, help="how the run was made, for the .json (default: a train command for its config)"
@@ -155,6 +158,7 @@ def build_parser() -> ArgumentParser:
         "--quality", choices=["fast", "high"], default="fast", help="fast: no shadows or reflections (default: fast)"
     )
     render.add_argument("--out", required=True, help="output .mp4 path")
+    add_dashboard_parser(commands)
     return parser
 
 
@@ -297,6 +301,8 @@ def command_eval(args: argparse.Namespace) -> int:
 def command_export(args: argparse.Namespace) -> int:
     if args.tasks < 1:
         raise ConfigError("tasks", args.tasks, "must be >= 1")
+    if any(path.exists() for path in asset_paths(args.out)) and not args.force:
+        raise ConfigError("out", args.out, "already holds an asset; choose another --out or add --force to replace it")
     store = RunStore.open(args.run)
     made_by = args.made_by or train_command(store.config(), args.run)
     meta = store.export(args.out, args.tasks, made_by)
@@ -330,7 +336,13 @@ def command_render(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"train": command_train, "eval": command_eval, "export": command_export, "render": command_render}
+COMMANDS = {
+    "train": command_train,
+    "eval": command_eval,
+    "export": command_export,
+    "render": command_render,
+    "dashboard": command_dashboard,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

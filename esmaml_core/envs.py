@@ -3,12 +3,16 @@
 Each Env shares its dynamics and reward with the batched task family (one definition),
 so a gymnasium loop and the batched engine give the same returns. The task is chosen
 with ``reset(options={"task": array})``, ``reset(options={"task_id": i})`` or
-``set_task(array)``; without one, ``reset`` draws a training task from ``np_random``.
+``set_task(array)`` and stays for later resets; until one is chosen, ``reset`` draws a
+training task from ``np_random``. ``gym.make`` returns the env inside gymnasium's
+wrappers, which pass ``reset`` options through but not methods: reach ``set_task`` with
+``env.get_wrapper_attr("set_task")`` or ``env.unwrapped.set_task``.
 
     import gymnasium as gym
     import esmaml_core.envs  # registers the ids
     env = gym.make("esmaml/FourCorner-v0")
     obs, info = env.reset(seed=0, options={"task_id": 50})
+    env.get_wrapper_attr("set_task")([2.0, -2.0])
 """
 
 from __future__ import annotations

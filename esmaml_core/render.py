@@ -20,6 +20,8 @@ The ``fast`` quality (default) turns shadows, reflections, skybox and anti-alias
 from __future__ import annotations
 
 import copy
+import itertools
+import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,28 +123,52 @@ def rollout_frames(*args, **kwargs) -> np.ndarray:
     return np.stack(list(iter_rollout_frames(*args, **kwargs)))
 
 
+def encoder_command(width: int, height: int, fps: int, path: Path) -> list[str]:
+    """imageio-ffmpeg's ffmpeg reading raw RGB frames on stdin, writing H.264 (yuv420p: plays in browsers)."""
+    import imageio_ffmpeg
+
+    raw_input = ["-f", "rawvideo", "-vcodec", "rawvideo", "-s", f"{width}x{height}", "-pix_fmt", "rgb24"]
+    output = ["-an", "-vcodec", "libx264", "-pix_fmt", "yuv420p", "-preset", "veryfast"]
+    return [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-y",
+        "-v",
+        "warning",
+        *raw_input,
+        "-r",
+        str(fps),
+        "-i",
+        "-",
+        *output,
+        str(path),
+    ]
+
+
 def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: int) -> Path:
-    """Write (H, W, 3) uint8 frames as an H.264 MP4 (yuv420p, plays in browsers); returns the path.
+    """Write (H, W, 3) uint8 frames, H and W even, as an H.264 MP4; returns the path.
 
     Frames may come from a generator: ffmpeg encodes in its own process while they render.
-    Written to a temporary file first, then moved into place.
+    It starts in its own session (a Ctrl-C meant for Python does not cut the file short),
+    set up without running Python in the child, so no at-fork handler runs (JAX warns in
+    its own). Written to a temporary file first, then moved into place.
     """
-    import imageio.v2 as imageio
-
     path = Path(path)
     partial = path.with_name(f".{path.stem}.partial.mp4")
-    with imageio.get_writer(
-        partial,
-        format="FFMPEG",
-        mode="I",
-        fps=fps,
-        codec="libx264",
-        pixelformat="yuv420p",
-        macro_block_size=8,
-        ffmpeg_params=["-preset", "veryfast"],
-    ) as writer:
-        for frame in frames:
-            writer.append_data(frame)
+    frames = iter(frames)
+    first = next(frames)
+    height, width = first.shape[:2]
+    if first.shape != (height, width, 3) or height % 2 or width % 2:
+        raise ValueError(f"frames must be (H, W, 3) with H and W even; got {first.shape}")
+    command = encoder_command(width, height, fps, partial)
+    with subprocess.Popen(command, stdin=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True) as encoder:
+        for frame in itertools.chain([first], frames):
+            if frame.shape != first.shape:
+                raise ValueError(f"every frame must be {first.shape}; got {frame.shape}")
+            encoder.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+        encoder.stdin.close()
+        messages = encoder.stderr.read().decode(errors="replace")
+    if encoder.returncode != 0:
+        raise RuntimeError(f"ffmpeg could not write {path}: {messages.strip()}")
     partial.replace(path)
     return path
 

@@ -1,13 +1,14 @@
 """Start the dashboard headless on a free local port and drive its Train page (browser test, bench).
 
-``running_dashboard`` is ``streamlit run app/Home.py`` on 127.0.0.1 over a given runs folder,
-healthy before it yields its URL and stopped by its own PID afterwards.
+``running_dashboard`` is the launcher, ``python -m esmaml_core dashboard``, started in the
+runs folder (not the project root, so the project's settings must come from the launcher)
+on 127.0.0.1 over that runs folder, healthy before it yields its URL and stopped by its own
+PID afterwards (the launcher becomes the Streamlit server).
 """
 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +17,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from esmaml_core.runs import RUNS_DIR_ENV
+from esmaml_core.launcher import choose_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu"]
 STARTUP_SECONDS = 60
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_until_healthy(url: str, server: subprocess.Popen) -> None:
@@ -44,15 +39,18 @@ def wait_until_healthy(url: str, server: subprocess.Popen) -> None:
     raise TimeoutError(f"streamlit did not answer at {url} within {STARTUP_SECONDS} s")
 
 
+def this_checkout() -> dict[str, str]:
+    """The environment with this checkout first on PYTHONPATH, so a child process imports its esmaml_core."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
 @contextmanager
 def running_dashboard(runs_dir: Path) -> Iterator[str]:
     """The URL of a dashboard saving runs under ``runs_dir`` while it is up (log: ``runs_dir/streamlit.log``)."""
-    port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", "app/Home.py", "--server.headless", "true"]
-    command += ["--server.address", "127.0.0.1", "--server.port", str(port)]
-    environment = {**os.environ, RUNS_DIR_ENV: str(runs_dir)}
+    port = choose_port("127.0.0.1", None)
+    command = [sys.executable, "-m", "esmaml_core", "dashboard", "--port", str(port), "--runs-dir", str(runs_dir)]
     with open(runs_dir / "streamlit.log", "w") as log:
-        server = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(command, cwd=runs_dir, env=this_checkout(), stdout=log, stderr=subprocess.STDOUT)
         try:
             url = f"http://127.0.0.1:{port}"
             wait_until_healthy(url, server)

@@ -6,12 +6,15 @@ the tab (the run comes back from the URL), then opens Explore, Replay, Compare (
 the figure as PNG) and Learn, and saves a screenshot of each page: in the test's temporary
 folder, or, to refresh the README's dashboard tour, where ``$ESMAML_SCREENSHOTS_DIR`` says
 (``ESMAML_SCREENSHOTS_DIR=docs/img python -m pytest tests/test_browser.py``).
-Needs ``pip install playwright`` and ``apt-get install chromium`` (scripts/install.sh --dev);
-it never downloads a browser.
+A second test visits every page with every request that would leave 127.0.0.1 blocked and
+recorded, and opens the Compare page's HTML download offline: nothing may be fetched from
+the internet. Needs ``pip install playwright`` and ``apt-get install chromium``
+(scripts/install.sh --dev); it never downloads a browser.
 """
 
 import os
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -23,6 +26,8 @@ from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard, s
 sync_api = pytest.importorskip("playwright.sync_api")
 SCREENSHOTS_DIR_ENV = "ESMAML_SCREENSHOTS_DIR"
 TALL = {"width": 1440, "height": 1750}
+PAGES = ("Train", "Explore", "Replay", "Compare", "Learn")
+LOCAL_SCHEMES = ("data", "blob", "file")
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install.sh --dev)"),
@@ -104,5 +109,54 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             page.locator(".katex").nth(3).wait_for(timeout=30_000)  # the formulas, typeset
             page.wait_for_timeout(1_000)
             page.screenshot(path=screenshots / "learn.png", full_page=True)
+        finally:
+            browser.close()
+
+
+def block_external_requests(context) -> list[str]:
+    """Abort every request of ``context`` that would leave 127.0.0.1; returns the list they are recorded in."""
+    external = []
+
+    def handle(route):
+        url = urlsplit(route.request.url)
+        if url.scheme in LOCAL_SCHEMES or url.hostname == "127.0.0.1":
+            route.continue_()
+        else:
+            external.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", handle)
+    return external
+
+
+def test_no_page_and_no_download_reaches_the_internet(tmp_path):
+    session = TrainingSession.start(TrainConfig(iterations=3, perturbations=8, queries=5, eval_tasks=4), tmp_path)
+    while session.status == "running":
+        session.advance(10.0)
+    with running_dashboard(tmp_path) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport=TALL, accept_downloads=True)
+            external = block_external_requests(context)
+            page = context.new_page()
+            page.goto(url)
+            page.get_by_role("heading", name="ES-MAML Studio", level=1).wait_for(timeout=30_000)
+            favicon = page.locator('link[rel="shortcut icon"], link[rel="icon"]').first.get_attribute("href")
+            assert urlsplit(urljoin(page.url, favicon)).hostname == "127.0.0.1", favicon  # headless: never fetched
+            for name in PAGES:
+                open_page(page, name)
+                page.wait_for_load_state("networkidle")
+                page.wait_for_timeout(1_000)  # icons, fonts and figures load after the heading
+            open_page(page, "Compare")
+            page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="Download figure (HTML)").click()
+            exported = tmp_path / download.value.suggested_filename  # .html: opened as a page
+            download.value.save_as(exported)
+            assert b'<script src="http' not in exported.read_bytes()
+            offline = context.new_page()
+            offline.goto(exported.as_uri())
+            offline.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=30_000)
+            assert external == []
         finally:
             browser.close()

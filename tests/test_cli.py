@@ -100,6 +100,21 @@ def test_eval_refuses_a_missing_run_and_bad_task_count(tmp_path, capsys):
     assert "task-index" in capsys.readouterr().err
 
 
+def test_export_writes_where_told_and_replaces_an_asset_only_with_force(tmp_path, capsys):
+    run, out = str(tmp_path / "run"), tmp_path / "exports" / "demo"
+    assert main(["train", *FAST, "--iterations", "1", "--quiet", "--out", run]) == 0
+    assert main(["export", "--run", run, "--out", str(out), "--tasks", "2"]) == 0
+    assert sorted(path.name for path in out.parent.iterdir()) == ["demo.json", "demo.npz"]
+    written = out.with_suffix(".npz").read_bytes()
+    capsys.readouterr()
+    assert main(["export", "--run", run, "--out", str(out), "--tasks", "3"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: --out: ") and "--force" in error and error.count("\n") == 1
+    assert out.with_suffix(".npz").read_bytes() == written and '"tasks": 2' in out.with_suffix(".json").read_text()
+    assert main(["export", "--run", run, "--out", str(out), "--tasks", "3", "--force"]) == 0
+    assert '"tasks": 3' in out.with_suffix(".json").read_text()
+
+
 def test_training_that_diverges_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(trainer_module, "ascent_step", lambda name, params, *rest: (params * np.nan, rest[1]))
     assert main(["train", *FAST, *NO_PROBES, "--iterations", "2", "--quiet", "--out", str(tmp_path / "run")]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import gymnasium as gym
 import numpy as np
@@ -12,7 +13,7 @@ from gymnasium.utils.env_checker import check_env
 from esmaml_core.envs import FORWARD_BACKWARD_ENVS
 from esmaml_core.policies import make_policy
 from esmaml_core.tasks import ObsNormalizer, get_task_family
-from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES, _ant_healthy
+from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES, _ant_healthy, compile_spec, gymnasium_asset
 
 FAMILY_ENV_IDS = {family: env_id for env_id, family in FORWARD_BACKWARD_ENVS.items()}
 # gymnasium's own env and the keyword arguments that give it our constants (d = +1)
@@ -24,6 +25,29 @@ GYMNASIUM_V5 = {
 }
 # Ant's contact cost is 5e-4 * sum of 78 squared entries clipped to [-1, 1]: at most 0.039 per step
 ANT_CONTACT_COST_BOUND = 5e-4 * 78
+
+
+def model_arrays(model) -> dict[str, np.ndarray]:
+    """Every array of a compiled MuJoCo model, and its statistics."""
+    arrays = {name: getattr(model, name) for name in dir(model) if not name.startswith("_")}
+    arrays |= {f"stat.{name}": getattr(model.stat, name) for name in dir(model.stat) if not name.startswith("_")}
+    return {name: np.asarray(value) for name, value in arrays.items() if isinstance(value, np.ndarray | float)}
+
+
+def test_total_mass_is_set_without_the_deprecated_attribute_and_the_model_is_the_compilers():
+    import mujoco
+
+    path = str(gymnasium_asset("half_cheetah.xml"))  # <compiler settotalmass="14">
+    with pytest.warns(UserWarning, match="settotalmass"):
+        compiled = mujoco.MjSpec.from_file(path).compile()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ours = compile_spec(mujoco.MjSpec.from_file(path))
+    assert ours.body_mass.sum() == pytest.approx(14.0)
+    expected, got = model_arrays(compiled), model_arrays(ours)
+    assert "stat.meaninertia" in expected and "body_inertia" in expected
+    for name, value in expected.items():
+        np.testing.assert_array_equal(got[name], value, err_msg=name)
 
 
 def linear_rollout_inputs(name: str, batch: int, scale: float, seed: int = 0):

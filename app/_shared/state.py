@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from esmaml_core.comparison import RunSummary, scan_runs, select_runs
@@ -11,11 +13,13 @@ from esmaml_core.training_session import Status, TrainingSession
 
 SESSION_KEY = "training_session"
 RUN_QUERY_PARAM = "run"
+# The tab icon, served by this app: a Material icon as page_icon would be fetched from fonts.gstatic.com.
+FAVICON = str(Path(__file__).with_name("favicon.png"))
 TICK_SECONDS = 0.5  # how often a live view trains and redraws
 STEP_BUDGET_SECONDS = 0.35  # training time per tick, leaving time to draw
 
 
-# Page -> (file relative to app/Home.py, Material icon: renders without an emoji font).
+# Page -> (file relative to app/Home.py, Material icon: drawn with the font Streamlit serves itself).
 PAGES = {
     "Train": ("pages/1_Train.py", ":material/model_training:"),
     "Explore": ("pages/2_Explore.py", ":material/explore:"),
@@ -26,8 +30,7 @@ PAGES = {
 
 
 def page_setup(title: str) -> None:
-    icon = PAGES[title][1] if title in PAGES else ":material/home:"
-    st.set_page_config(page_title=f"{title} · ES-MAML Studio", page_icon=icon, layout="wide")
+    st.set_page_config(page_title=f"{title} · ES-MAML Studio", page_icon=FAVICON, layout="wide")
 
 
 def page_link(page: str, label: str | None = None) -> None:

@@ -93,7 +93,7 @@ else:
     png.caption("PNG export needs the `kaleido` package and Chromium; the interactive HTML works everywhere.")
 html.download_button(
     "Download figure (HTML)",
-    figure.to_html(include_plotlyjs="cdn"),
+    lambda: figure.to_html(include_plotlyjs=True),  # plotly.js inside: the file works offline
     "learning_curves.html",
     "text/html",
     key="compare.html",

@@ -77,6 +77,33 @@ def gymnasium_asset(xml_file: str) -> Path:
     return Path(gymnasium.__file__).parent / "envs" / "mujoco" / "assets" / xml_file
 
 
+def sequential_mean(values: np.ndarray) -> float:
+    """The mean summed left to right, as MuJoCo's C loops do (numpy's pairwise sum can differ in the last bit)."""
+    return float(np.cumsum(values)[-1] / len(values))
+
+
+def compile_spec(spec):
+    """``spec.compile()``, with a ``settotalmass`` (deprecated in the XML) applied the way MuJoCo advises.
+
+    ``mj_setTotalmass`` scales masses and inertias as the compiler does, ``mj_setConst``
+    redoes what depends on them, and the two statistics only the compiler computes (mean
+    body mass, mean diagonal inertia at qpos0; the solver's tolerances scale with the
+    latter) are set the compiler's way: the model equals the compiler's, bit for bit.
+    """
+    import mujoco
+
+    total_mass = spec.compiler.settotalmass
+    if total_mass <= 0:
+        return spec.compile()
+    spec.compiler.settotalmass = -1
+    model = spec.compile()
+    mujoco.mj_setTotalmass(model, total_mass)
+    mujoco.mj_setConst(model, mujoco.MjData(model))
+    model.stat.meanmass = sequential_mean(model.body_mass[1:])
+    model.stat.meaninertia = sequential_mean(model.dof_M0)
+    return model
+
+
 def _walker_healthy(qpos: np.ndarray, qvel: np.ndarray) -> np.ndarray:
     """Walker2d-v5: torso height in (0.8, 2) and torso angle in (-1, 1)."""
     height, angle = qpos[:, 1], qpos[:, 2]
@@ -131,7 +158,7 @@ class ForwardBackwardFamily:
         spec = mujoco.MjSpec.from_file(str(gymnasium_asset(self.xml_file)))
         if self.uses_contact_forces:
             spec.add_sensor(type=mujoco.mjtSensor.mjSENS_FRAMELINACC, objtype=mujoco.mjtObj.mjOBJ_BODY, objname="torso")
-        return spec.compile()
+        return compile_spec(spec)
 
     @property
     def uses_contact_forces(self) -> bool:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from esmaml_core.tasks.base import ObsNormalizer, Rollouts, TaskFamily, fixed_tasks, sample_tasks
 from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
 from esmaml_core.tasks.mujoco import MUJOCO_FAMILIES
-from esmaml_core.tasks.point import FOUR_CORNER, GOAL_2D
+from esmaml_core.tasks.point import FOUR_CORNER, GOAL_2D, NAVIGATION_2D
 
 TASK_FAMILIES: dict[str, TaskFamily] = {
     FOUR_CORNER.name: FOUR_CORNER,
     GOAL_2D.name: GOAL_2D,
+    NAVIGATION_2D.name: NAVIGATION_2D,
     BIASED_SENSOR_CARTPOLE.name: BIASED_SENSOR_CARTPOLE,
     **{family.name: family for family in MUJOCO_FAMILIES},  # models compile on first use
 }

@@ -62,7 +62,7 @@ BASELINE_TIME_SCALE = 100.0  # time feature t / 100 (as rllab)
 
 
 class Gaussian(NamedTuple):
-    """N(mean, diag exp(log_std)^2): mean (..., act_dim), log_std broadcastable to it."""
+    """N(mean, diag exp(log_std)^2): mean and log_std (..., act_dim)."""
 
     mean: jax.Array
     log_std: jax.Array
@@ -70,9 +70,8 @@ class Gaussian(NamedTuple):
 
 def gaussian_log_probs(gaussian: Gaussian, actions: jax.Array) -> jax.Array:
     """log N(actions; mean, std) (...), summed over the action coordinates."""
-    log_std = jnp.broadcast_to(gaussian.log_std, gaussian.mean.shape)
-    z = (actions - gaussian.mean) * jnp.exp(-log_std)
-    return jnp.sum(-0.5 * z**2 - log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
+    z = (actions - gaussian.mean) * jnp.exp(-gaussian.log_std)
+    return jnp.sum(-0.5 * z**2 - gaussian.log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
 
 
 @dataclass(frozen=True)
@@ -115,7 +114,8 @@ class GaussianPolicy:
 
     def distribution(self, params: jax.Array, observations: jax.Array) -> Gaussian:
         """The action distribution of one parameter vector (P,) at observations (..., obs_dim)."""
-        return Gaussian(self.mean_actions(params, observations), params[self.mean.num_params :])
+        mean = self.mean_actions(params, observations)
+        return Gaussian(mean, jnp.broadcast_to(params[self.mean.num_params :], mean.shape))
 
     def log_probs(self, params: jax.Array, batch: TrajectoryBatch) -> jax.Array:
         """log pi(a_t | s_t) (..., T) of one parameter vector on a batch of recorded steps."""

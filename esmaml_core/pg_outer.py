@@ -61,7 +61,7 @@ original DiCE is measured in tests/test_pg_outer.py.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from functools import lru_cache, partial
 from typing import NamedTuple
 
 import jax
@@ -69,7 +69,14 @@ import jax.numpy as jnp
 import numpy as np
 
 from esmaml_core.optimizers import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
-from esmaml_core.pg_maml import Gaussian, TrajectoryBatch, gaussian_log_probs, inner_step, magic_box
+from esmaml_core.pg_maml import (
+    Gaussian,
+    TrajectoryBatch,
+    gaussian_log_probs,
+    inner_step,
+    magic_box,
+    task_meta_gradients,
+)
 
 Distribution = Callable[[jax.Array, jax.Array], Gaussian]
 KL_RATE_BAND = 1.5  # ProMP: halve the penalty below target / 1.5, double it above target * 1.5
@@ -382,3 +389,71 @@ def tmaml_control_variates(log_probs: jax.Array, baselines: jax.Array) -> jax.Ar
 def tmaml_objective(log_probs: jax.Array, rewards: jax.Array, baselines: jax.Array) -> jax.Array:
     """DiCE on raw rewards plus T-MAML's control variates for baselines b(s_t) (..., K, T)."""
     return dice_return_objective(log_probs, rewards) + tmaml_control_variates(log_probs, baselines)
+
+
+class TmamlSettings(NamedTuple):
+    """Adam ascent along the mean T-MAML (= Loaded DiCE) meta-gradient, as ``pg_maml`` trains."""
+
+    learning_rate: float = 0.01
+
+
+class OuterUpdate(NamedTuple):
+    """What an outer method returns: new parameters, Adam state, ProMP's KL coefficients, scalar statistics."""
+
+    params: jax.Array
+    optimizer_state: dict
+    kl_coefficients: jax.Array
+    stats: dict
+
+
+def trpo_update(distribution, alpha, settings: TrpoSettings, params, optimizer_state, kl_coefficients, inner, outer):
+    step = trpo_step(distribution, alpha, settings, params, inner, outer)
+    stats = {"kl": step.kl, "surrogate_gain": step.surrogate_gain, "step_fraction": step.step_fraction}
+    return OuterUpdate(step.params, optimizer_state, kl_coefficients, stats)
+
+
+def promp_outer_update(
+    distribution, alpha, settings: PrompSettings, params, optimizer_state, kl_coefficients, inner, outer
+):
+    step = promp_update(distribution, alpha, settings, params, optimizer_state, kl_coefficients, inner, outer)
+    stats = {"inner_kl": jnp.mean(step.inner_kls), "kl_coefficient": jnp.mean(step.kl_coefficients)}
+    return OuterUpdate(step.params, step.optimizer_state, step.kl_coefficients, stats)
+
+
+def tmaml_update(distribution, alpha, settings: TmamlSettings, params, optimizer_state, kl_coefficients, inner, outer):
+    log_probs = partial(policy_log_probs, distribution)
+    gradient = jnp.mean(task_meta_gradients(log_probs, alpha, False, params, inner, outer), axis=0)
+    params, optimizer_state = adam_ascent(params, gradient, optimizer_state, settings.learning_rate)
+    return OuterUpdate(params, optimizer_state, kl_coefficients, {"gradient_norm": jnp.linalg.norm(gradient)})
+
+
+OUTER_METHODS = {"trpo": trpo_update, "promp": promp_outer_update, "tmaml": tmaml_update}
+
+
+@lru_cache(maxsize=16)
+def compiled_outer_update(method: str, distribution: Distribution, alpha: float, settings: NamedTuple) -> Callable:
+    """The jitted update (params, optimizer_state, kl_coefficients, inner_batches, outer_batch) -> OuterUpdate."""
+    return jax.jit(partial(OUTER_METHODS[method], distribution, alpha, settings))
+
+
+def pg_outer_update(
+    method: str,
+    distribution: Distribution,
+    alpha: float,
+    settings: NamedTuple,
+    params: np.ndarray,
+    optimizer_state: dict,
+    kl_coefficients: np.ndarray,
+    inner_batches: tuple,
+    outer_batch: TrajectoryBatch,
+) -> OuterUpdate:
+    """One outer update of ``method`` ("trpo", "promp" or "tmaml") on one meta-batch, as numpy arrays.
+
+    ``params`` sampled the batches (``PGMAML.adapt``); ``optimizer_state`` is an Adam state
+    (``optimizers.init_optimizer_state("adam", P)``; TRPO passes it through) and
+    ``kl_coefficients`` ProMP's penalty coefficients, one per inner step (others pass them through).
+    """
+    update = compiled_outer_update(method, distribution, alpha, settings)(
+        params, optimizer_state, kl_coefficients, inner_batches, outer_batch
+    )
+    return jax.tree.map(np.asarray, update)

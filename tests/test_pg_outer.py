@@ -25,6 +25,7 @@ from esmaml_core.pg_maml import (
 )
 from esmaml_core.pg_outer import (
     PrompSettings,
+    TmamlSettings,
     TrpoSettings,
     adapted_kl_coefficients,
     clipped_ratio_objective,
@@ -33,6 +34,7 @@ from esmaml_core.pg_outer import (
     first_order_control_variate,
     gaussian_kl,
     lvc_inner_step,
+    pg_outer_update,
     policy_log_probs,
     promp_task_terms,
     promp_update,
@@ -42,7 +44,7 @@ from esmaml_core.pg_outer import (
     trpo_problem,
     trpo_step,
 )
-from esmaml_core.tasks import ObsNormalizer, get_task_family
+from esmaml_core.tasks import ObsNormalizer, get_task_family, sample_tasks
 from tests.test_pg_maml import importance_surrogate
 
 
@@ -351,3 +353,40 @@ def test_tmaml_meta_gradient_has_lower_variance_than_dice_and_the_same_mean():
     variance = {name: values.var(ddof=1) for name, values in estimates.items()}
     assert variance["tmaml"] < 0.5 * variance["dice_first_order_baseline"], variance
     assert variance["dice_first_order_baseline"] < 0.8 * variance["dice"], variance
+
+
+def train_goal_2d(method: str, settings, iterations: int, seed: int) -> np.ndarray:
+    """Post-adaptation returns (iterations,) of each meta-batch, training with ``pg_outer_update``."""
+    config = TrainConfig.for_method(method="pg_maml", task="goal_2d", seed=seed).validate()
+    learner = PGMAML(config, get_task_family("goal_2d"))
+    rng = np.random.default_rng(seed)
+    params = learner.policy.init(rng)
+    evaluate = BatchEvaluator(learner.family, learner.policy, ObsNormalizer.identity(2), learner.family.horizon, rng)
+    state, coefficients, returns = init_optimizer_state("adam", len(params)), np.full(1, 0.01), []
+    for _ in range(iterations):
+        adaptation = learner.adapt(params, evaluate, sample_tasks(learner.family, rng, config.task_batch, "train"), rng)
+        returns.append(adaptation.post.returns.mean())
+        inner = tuple(sampled.batch for sampled in adaptation.inner)
+        update = pg_outer_update(
+            method,
+            learner.policy.distribution,
+            config.alpha,
+            settings,
+            params,
+            state,
+            coefficients,
+            inner,
+            adaptation.post.batch,
+        )
+        params, state, coefficients = update.params, update.optimizer_state, update.kl_coefficients
+    return np.array(returns)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("method", "settings"),
+    [("trpo", TrpoSettings()), ("promp", PrompSettings(learning_rate=0.01)), ("tmaml", TmamlSettings())],
+)
+def test_outer_method_learns_goal_2d(method, settings):
+    returns = train_goal_2d(method, settings, iterations=40, seed=1)
+    assert returns[-10:].mean() > returns[:5].mean() + 5.0, (returns[:5], returns[-10:])

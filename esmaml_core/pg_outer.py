@@ -163,6 +163,22 @@ class TrpoStep(NamedTuple):
     step_fraction: jax.Array
 
 
+def kl_fisher_product(
+    distribution: Distribution, params: jax.Array, observations: jax.Array, alive: jax.Array, tangent: jax.Array
+) -> jax.Array:
+    """Hessian of theta -> live-step mean KL(pi_params || pi_theta) at theta = params, times ``tangent``.
+
+    The Fisher matrix of the Gaussian, J^T diag(1 / sigma^2 for the mean, 2 for log_std) J with
+    J the Jacobian of (mean, log_std) per live step: one JVP and one VJP of the policy, no
+    second derivatives.
+    """
+    gaussian, (mean_tangent, log_std_tangent) = jax.jvp(lambda p: distribution(p, observations), (params,), (tangent,))
+    weights = alive[..., None] / jnp.sum(alive)
+    _, pullback = jax.vjp(lambda p: distribution(p, observations), params)
+    cotangent = Gaussian(mean_tangent * jnp.exp(-2 * gaussian.log_std) * weights, 2 * log_std_tangent * weights)
+    return pullback(cotangent)[0]
+
+
 class TrpoProblem(NamedTuple):
     """One meta-batch's TRPO problem at the current meta-parameters.
 
@@ -203,9 +219,11 @@ def trpo_problem(
         new = task_distribution(new_adapted, outer_batch.observations)
         return task_live_mean(gaussian_kl(old, new), outer_batch.alive)
 
+    fisher = jax.vmap(partial(kl_fisher_product, distribution))
+
     def damped_curvature(vector):
-        fisher_product = jax.jvp(jax.grad(kl), (adapted,), (adapt_jvp(vector),))[1]
-        return adapt_vjp(fisher_product)[0] + damping * vector
+        fisher_product = fisher(adapted, outer_batch.observations, outer_batch.alive, adapt_jvp(vector))
+        return adapt_vjp(fisher_product / len(adapted))[0] + damping * vector
 
     gradient = adapt_vjp(jax.grad(surrogate)(adapted))[0]
     return TrpoProblem(adapt_all, surrogate, kl, adapted, gradient, damped_curvature)

@@ -252,7 +252,7 @@ def trpo_step(
 
     def try_step(state):
         index = state[0]
-        fraction = settings.backtrack_ratio**index
+        fraction = jnp.asarray(settings.backtrack_ratio, start.dtype) ** index  # in the batch's precision
         adapted = problem.adapt(params + fraction * full_step)
         gain, kl = problem.surrogate(adapted) - start, problem.kl(adapted)
         return index + 1, (gain > 0) & (kl <= settings.max_kl), fraction, gain, kl

@@ -425,6 +425,7 @@ class OuterUpdate(NamedTuple):
 
 
 def trpo_update(distribution, alpha, settings: TrpoSettings, params, optimizer_state, kl_coefficients, inner, outer):
+    """TRPO-MAML; the Adam state and KL coefficients pass through."""
     step = trpo_step(distribution, alpha, settings, params, inner, outer)
     stats = {"kl": step.kl, "surrogate_gain": step.surrogate_gain, "step_fraction": step.step_fraction}
     return OuterUpdate(step.params, optimizer_state, kl_coefficients, stats)
@@ -433,12 +434,14 @@ def trpo_update(distribution, alpha, settings: TrpoSettings, params, optimizer_s
 def promp_outer_update(
     distribution, alpha, settings: PrompSettings, params, optimizer_state, kl_coefficients, inner, outer
 ):
+    """ProMP; reports the mean inner KL and penalty coefficient."""
     step = promp_update(distribution, alpha, settings, params, optimizer_state, kl_coefficients, inner, outer)
     stats = {"inner_kl": jnp.mean(step.inner_kls), "kl_coefficient": jnp.mean(step.kl_coefficients)}
     return OuterUpdate(step.params, step.optimizer_state, step.kl_coefficients, stats)
 
 
 def tmaml_update(distribution, alpha, settings: TmamlSettings, params, optimizer_state, kl_coefficients, inner, outer):
+    """One Adam step along the mean T-MAML (= Loaded DiCE) meta-gradient; KL coefficients pass through."""
     log_probs = partial(policy_log_probs, distribution)
     gradient = jnp.mean(task_meta_gradients(log_probs, alpha, False, params, inner, outer), axis=0)
     params, optimizer_state = adam_ascent(params, gradient, optimizer_state, settings.learning_rate)

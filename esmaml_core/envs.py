@@ -23,7 +23,7 @@ from gymnasium import spaces
 
 from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
 from esmaml_core.tasks.mujoco import DEFAULT_HORIZON
-from esmaml_core.tasks.point import FOUR_CORNER, GOAL_2D, PointTaskFamily
+from esmaml_core.tasks.point import FOUR_CORNER, GOAL_2D, NAVIGATION_2D, PointTaskFamily
 
 FORWARD_BACKWARD_ENVS = {
     "esmaml/ForwardBackwardSwimmer-v0": "fb_swimmer",
@@ -55,7 +55,7 @@ class TaskChoiceMixin:
 
 
 class PointNavigationEnv(TaskChoiceMixin, gym.Env):
-    """Four Corner or 2D Goal for one agent; actions in [-1, 1] are clipped to +-0.1 per step."""
+    """One agent on a point task; actions in [-1, 1] are clipped to +-0.1 per step."""
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 20}
 
@@ -83,7 +83,7 @@ class PointNavigationEnv(TaskChoiceMixin, gym.Env):
 
     def render(self):
         """A 256x256 top-down picture: goal in green, agent in red."""
-        size, clip = 256, max(self.family.position_clip, 2.5)
+        size, clip = 256, min(max(self.family.position_clip, 2.5), 5.0)  # 2D Navigation has no clip
         image = np.full((size, size, 3), 255, dtype=np.uint8)
 
         def pixel(point):
@@ -100,6 +100,7 @@ def register_envs() -> None:
     specs = {
         "esmaml/FourCorner-v0": (FOUR_CORNER, FOUR_CORNER.horizon),
         "esmaml/Goal2D-v0": (GOAL_2D, GOAL_2D.horizon),
+        "esmaml/Navigation2D-v0": (NAVIGATION_2D, NAVIGATION_2D.horizon),
     }
     for env_id, (family, horizon) in specs.items():
         if env_id not in gym.registry:

@@ -69,6 +69,19 @@ BASELINE_RIDGE = 1e-5  # ridge term of the linear feature baseline's least squar
 BASELINE_TIME_SCALE = 100.0  # time feature t / 100 (as rllab)
 
 
+class Gaussian(NamedTuple):
+    """N(mean, diag exp(log_std)^2): mean and log_std (..., act_dim)."""
+
+    mean: jax.Array
+    log_std: jax.Array
+
+
+def gaussian_log_probs(gaussian: Gaussian, actions: jax.Array) -> jax.Array:
+    """log N(actions; mean, std) (...), summed over the action coordinates."""
+    z = (actions - gaussian.mean) * jnp.exp(-gaussian.log_std)
+    return jnp.sum(-0.5 * z**2 - gaussian.log_std - 0.5 * jnp.log(2 * jnp.pi), axis=-1)
+
+
 @dataclass(frozen=True)
 class GaussianPolicy:
     """N(MLP mean, diag exp(log_std)^2); flat params = [MLPPolicy params | log_std (act_dim)].
@@ -107,11 +120,14 @@ class GaussianPolicy:
             hidden = jnp.maximum(hidden @ hidden_weights.T + hidden_bias, 0.0)
         return jnp.tanh(hidden @ weights.T + bias)
 
+    def distribution(self, params: jax.Array, observations: jax.Array) -> Gaussian:
+        """The action distribution of one parameter vector (P,) at observations (..., obs_dim)."""
+        mean = self.mean_actions(params, observations)
+        return Gaussian(mean, jnp.broadcast_to(params[self.mean.num_params :], mean.shape))
+
     def log_probs(self, params: jax.Array, batch: TrajectoryBatch) -> jax.Array:
         """log pi(a_t | s_t) (..., T) of one parameter vector on a batch of recorded steps."""
-        log_std = params[self.mean.num_params :]
-        z = (batch.actions - self.mean_actions(params, batch.observations)) * jnp.exp(-log_std)
-        return -0.5 * jnp.sum(z**2, axis=-1) - jnp.sum(log_std) - 0.5 * self.act_dim * jnp.log(2 * jnp.pi)
+        return gaussian_log_probs(self.distribution(params, batch.observations), batch.actions)
 
 
 @dataclass
@@ -140,6 +156,7 @@ class TrajectoryBatch(NamedTuple):
     observations: np.ndarray  # (..., K, T, obs_dim), normalised as the policy saw them
     actions: np.ndarray  # (..., K, T, act_dim), sampled pre-clip actions
     advantages: np.ndarray  # (..., K, T), zero from each trajectory's end on
+    alive: np.ndarray  # (..., K, T), 1.0 for the steps a trajectory took, 0.0 past its end
 
     def rows(self, index: slice) -> TrajectoryBatch:
         return TrajectoryBatch(*(array[index] for array in self))
@@ -212,6 +229,11 @@ def baseline_features(observations: np.ndarray) -> np.ndarray:
     return np.concatenate([clipped, clipped**2, time, time**2, time**3, np.ones_like(time)], axis=-1)
 
 
+def alive_steps(lengths: np.ndarray, horizon: int) -> np.ndarray:
+    """(..., T) True for the steps t < length of each trajectory."""
+    return np.arange(horizon) < lengths[..., None]
+
+
 def linear_baseline_advantages(observations: np.ndarray, rewards: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Rewards-to-go minus a per-task least-squares fit of them on ``baseline_features``.
 
@@ -219,8 +241,8 @@ def linear_baseline_advantages(observations: np.ndarray, rewards: np.ndarray, le
     (N, K, T) and ``lengths`` (N, K); steps past a trajectory's length get advantage 0
     and take no part in the fit.
     """
-    num_tasks, horizon = rewards.shape[0], rewards.shape[-1]
-    alive = np.arange(horizon) < lengths[..., None]
+    num_tasks = rewards.shape[0]
+    alive = alive_steps(lengths, rewards.shape[-1])
     targets = rewards_to_go(rewards)
     features = baseline_features(observations) * alive[..., None]
     design = features.reshape(num_tasks, -1, features.shape[-1])
@@ -303,7 +325,10 @@ class PGMAML:
 
         observations, lengths = per_task(rollouts.observations), per_task(rollouts.lengths)
         advantages = linear_baseline_advantages(observations[:, :, :-1], per_task(rollouts.rewards), lengths)
-        batch = TrajectoryBatch(evaluate.normalizer(observations[:, :, :-1]), per_task(rollouts.actions), advantages)
+        alive = alive_steps(lengths, horizon).astype(float)
+        batch = TrajectoryBatch(
+            evaluate.normalizer(observations[:, :, :-1]), per_task(rollouts.actions), advantages, alive
+        )
         return SampledTrajectories(per_task(rollouts.returns), observations, batch)
 
     def sampled_adaptation(

@@ -59,7 +59,7 @@ def test_mean_and_log_probs_agree_with_the_es_policy(hidden):
 
     std = np.exp(params[-2:])
     expected = -0.5 * np.sum(((actions.reshape(28, 2) - es_actions) / std) ** 2 + np.log(2 * np.pi * std**2), axis=-1)
-    batch = TrajectoryBatch(observations, actions, np.zeros((7, 4)))
+    batch = TrajectoryBatch(observations, actions, np.zeros((7, 4)), np.ones((7, 4)))
     np.testing.assert_allclose(np.asarray(policy.log_probs(jnp.asarray(params), batch)).ravel(), expected, rtol=1e-12)
     assert policy.num_params == mean.num_params + 2
     np.testing.assert_array_equal(policy.init(rng)[-2:], [-1.0, -1.0])
@@ -105,7 +105,7 @@ def bandit_batch(rng: np.random.Generator, means: np.ndarray) -> TrajectoryBatch
     rewards = -((actions - BANDIT_GOAL) ** 2)
     observations = np.zeros((*shape, 1))
     advantages = linear_baseline_advantages(observations, rewards, np.ones(shape[:2], dtype=int))
-    return TrajectoryBatch(observations, actions[..., None], advantages)
+    return TrajectoryBatch(observations, actions[..., None], advantages, np.ones(shape))
 
 
 def bandit_meta_gradients(first_order: bool) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""Four Corner and 2D Goal: definitions, batching, and agreement with the gymnasium envs."""
+"""Four Corner, 2D Goal and 2D Navigation: definitions, batching, and agreement with the gymnasium envs."""
 
 import gymnasium as gym
 import numpy as np
@@ -8,9 +8,13 @@ from gymnasium.utils.env_checker import check_env
 import esmaml_core.envs  # noqa: F401  (registers the env ids)
 from esmaml_core.policies import make_policy
 from esmaml_core.tasks import ObsNormalizer, get_task_family
-from esmaml_core.tasks.point import CORNERS, FOUR_CORNER, GOAL_2D
+from esmaml_core.tasks.point import CORNERS, FOUR_CORNER, GOAL_2D, NAVIGATION_2D
 
-ENV_IDS = {"four_corner": "esmaml/FourCorner-v0", "goal_2d": "esmaml/Goal2D-v0"}
+ENV_IDS = {
+    "four_corner": "esmaml/FourCorner-v0",
+    "goal_2d": "esmaml/Goal2D-v0",
+    "navigation_2d": "esmaml/Navigation2D-v0",
+}
 
 
 def random_params(policy, rng, batch, scale=1.0):
@@ -46,6 +50,23 @@ def test_goal_2d_terminates_at_the_goal_and_stops_counting(rng):
     np.testing.assert_allclose(rollouts.returns, rollouts.rewards.sum(axis=1))
 
 
+def test_navigation_2d_episode_ends_in_the_goal_box_in_both_engines():
+    policy = make_policy(2, 2)
+    params = np.zeros((2, policy.num_params))
+    params[:, -2:] = [[5.0, 5.0], [-5.0, -5.0]]  # bias only: walk diagonally at full speed
+    goals = np.array([[0.3, 0.3], [0.3, 0.3]])
+    rollouts = NAVIGATION_2D.rollout(policy, params, goals, ObsNormalizer.identity(2))
+    assert rollouts.lengths.tolist() == [3, 100]
+    env = gym.make(ENV_IDS["navigation_2d"])
+    env.reset(options={"task": goals[0]})
+    total, done, steps = 0.0, False, 0
+    while not done:
+        _, reward, done, _, _ = env.step(policy.act(params[:1], np.zeros((1, 2)))[0])
+        total, steps = total + reward, steps + 1
+    assert steps == 3 and total == pytest.approx(rollouts.returns[0], rel=1e-12)
+    assert rollouts.returns[1] < -100 * np.sqrt(2 * 0.3**2)  # walks away: distance grows every step
+
+
 def test_straight_walk_matches_reference_levels():
     """TASKS.md: walking straight to the goal and staying scores about -40.3 (Four Corner), -1.3 (2D Goal)."""
     for family, goals, reference in (
@@ -60,8 +81,23 @@ def test_straight_walk_matches_reference_levels():
         assert np.mean(returns) == pytest.approx(reference, abs=0.1)
 
 
+def test_navigation_2d_is_the_maml_benchmark():
+    """-Euclidean distance, no position clip, ends once both coordinates are within 0.01."""
+    goal = np.array([[0.3, -0.2]])
+    _, reward, done = NAVIGATION_2D.step(np.zeros((1, 2)), np.array([[0.03, 0.04]]), np.zeros((1, 2)))
+    assert reward[0] == pytest.approx(-0.05) and not done[0]
+    positions, _, _ = NAVIGATION_2D.step(np.array([[4.0, -7.0]]), np.array([[1.0, -1.0]]), goal)
+    np.testing.assert_allclose(positions, [[4.1, -7.1]])
+    _, _, done = NAVIGATION_2D.step(np.array([[0.3, -0.2]]), np.array([[0.0099, -0.0099]]), goal)
+    assert done[0]  # inside the 0.01 box (distance 0.014 > 0.01: a radius rule would not end it)
+    _, _, done = NAVIGATION_2D.step(np.array([[0.3, -0.2]]), np.array([[0.0, 0.0101]]), goal)
+    assert not done[0]
+    goals = NAVIGATION_2D.task_params(np.arange(100))
+    assert np.all(np.abs(goals) <= 0.5) and np.abs(goals).max() > 0.45 and len(np.unique(goals, axis=0)) == 100
+
+
 def test_splits_are_disjoint_and_cover_every_corner():
-    for family in (FOUR_CORNER, GOAL_2D):
+    for family in (FOUR_CORNER, GOAL_2D, NAVIGATION_2D):
         assert not set(family.split_ids("train")) & set(family.split_ids("test"))
     test_corners = FOUR_CORNER.task_params(FOUR_CORNER.split_ids("test")[:4])
     assert {tuple(c) for c in test_corners} == {tuple(c) for c in CORNERS}
@@ -71,7 +107,7 @@ def test_splits_are_disjoint_and_cover_every_corner():
         FOUR_CORNER.task_params(np.array([100]))
 
 
-@pytest.mark.parametrize("task", ["four_corner", "goal_2d"])
+@pytest.mark.parametrize("task", list(ENV_IDS))
 def test_batch_equals_single_rollouts(task, rng):
     family = get_task_family(task)
     policy = make_policy(2, 2, (8,))
@@ -85,12 +121,12 @@ def test_batch_equals_single_rollouts(task, rng):
     np.testing.assert_array_equal(batch.state_sum, np.concatenate([s.state_sum for s in singles]))
 
 
-@pytest.mark.parametrize("task", ["four_corner", "goal_2d"])
+@pytest.mark.parametrize("task", list(ENV_IDS))
 def test_gymnasium_env_passes_check_env(task):
     check_env(gym.make(ENV_IDS[task]).unwrapped, skip_render_check=False)
 
 
-@pytest.mark.parametrize("task", ["four_corner", "goal_2d"])
+@pytest.mark.parametrize("task", list(ENV_IDS))
 def test_batched_rollout_equals_gymnasium_env(task, rng):
     """The same policy on the same task gives the same return in both engines."""
     family = get_task_family(task)

@@ -12,6 +12,7 @@ from esmaml_core.tasks.point import CORNERS, PointTaskFamily
 
 X_AXES = {"iteration": "meta-iteration", "env_steps": "environment steps", "wall_time": "wall time (s)"}
 PALETTE = ("#1f6feb", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d")
+NO_ARENA_HALF_WIDTH = 1.0  # 2D Navigation has no position clip; its goals lie in [-0.5, 0.5]^2
 PRE_COLOR, POST_COLOR = "#868e96", "#1f6feb"
 QUERY_COLOR, ACCEPTED_COLOR, ADAPTED_COLOR = "#74c0fc", "#2f9e44", "#e8590c"
 
@@ -111,10 +112,12 @@ def _task_geometry(fig: go.Figure, family: PointTaskFamily, goal: np.ndarray) ->
                 layer="below",
             )
         half_width = 4.4
-    else:
+    elif np.isfinite(family.position_clip):
         clip = family.position_clip
         fig.add_shape(type="rect", x0=-clip, x1=clip, y0=-clip, y1=clip, line={"color": "#adb5bd"}, layer="below")
         half_width = clip * 1.1
+    else:
+        half_width = NO_ARENA_HALF_WIDTH
     goal_marker = {"symbol": "star", "size": 16, "color": "gold", "line": {"color": "#846400", "width": 1}}
     fig.add_trace(go.Scatter(x=[goal[0]], y=[goal[1]], mode="markers", name="goal", marker=goal_marker))
     start_marker = {"symbol": "circle", "size": 9, "color": "black"}

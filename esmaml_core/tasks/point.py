@@ -1,4 +1,4 @@
-"""Four Corner and 2D Goal: the ES-MAML paper's exploration tasks, pure numpy, fully batched.
+"""Four Corner, 2D Goal and 2D Navigation: point-navigation tasks, pure numpy, fully batched.
 
 Definitions follow the authors' ``es_maml/task.py`` (``NavigationTask4corner``,
 ``NavigationTask2d``): the agent starts at the origin, each action coordinate is
@@ -12,6 +12,11 @@ exploring. Task ids 0-49 are the training split, 50-99 the test split.
 - 2D Goal: the goal is uniform in [-1, 1]^2 (drawn from a generator seeded by the
   task id); reward -|pos - goal|^2; position clipped to +-1; the episode ends once
   the reward reaches -0.01.
+- 2D Navigation: the MAML paper's benchmark (Finn et al. 2017; cbfinn/maml_rl
+  ``point_env_randgoal.py``, the common PyTorch MAML-TRPO ``navigation.py``): the goal is
+  uniform in [-0.5, 0.5]^2 (seeded by the task id); reward -|pos - goal| (Euclidean, not
+  squared); no position clip; the episode ends once |x - gx| and |y - gy| are both below
+  0.01.
 """
 
 from __future__ import annotations
@@ -48,15 +53,39 @@ def _goal_reward(positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
     return -_squared_distance(positions, goals)
 
 
+def _distance_reward(positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    return -np.sqrt(_squared_distance(positions, goals))
+
+
+def _within_goal_radius(positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """2D Goal's end: reward -|pos - goal|^2 >= -0.01."""
+    return _goal_reward(positions, goals) >= -0.01
+
+
+def _within_goal_box(positions: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """2D Navigation's end: both coordinates within 0.01 of the goal's."""
+    return (np.abs(positions[:, 0] - goals[:, 0]) < 0.01) & (np.abs(positions[:, 1] - goals[:, 1]) < 0.01)
+
+
 def _corner_goals(task_ids: np.ndarray) -> np.ndarray:
     return CORNERS[np.asarray(task_ids) % 4]
 
 
-_UNIFORM_GOALS = np.stack([np.random.default_rng(task_id).uniform(-1.0, 1.0, 2) for task_id in range(NUM_TASK_IDS)])
+def _seeded_uniform_goals(bound: float) -> np.ndarray:
+    """Goal of task id i: uniform in [-bound, bound]^2 from ``default_rng(i)``, for every id."""
+    return np.stack([np.random.default_rng(task_id).uniform(-bound, bound, 2) for task_id in range(NUM_TASK_IDS)])
+
+
+_UNIFORM_GOALS = _seeded_uniform_goals(1.0)
+_NAVIGATION_GOALS = _seeded_uniform_goals(0.5)
 
 
 def _uniform_goals(task_ids: np.ndarray) -> np.ndarray:
     return _UNIFORM_GOALS[np.asarray(task_ids)]
+
+
+def _navigation_goals(task_ids: np.ndarray) -> np.ndarray:
+    return _NAVIGATION_GOALS[np.asarray(task_ids)]
 
 
 @dataclass(frozen=True)
@@ -67,7 +96,7 @@ class PointTaskFamily:
     position_clip: float
     reward_fn: object = field(repr=False)
     goal_fn: object = field(repr=False)
-    success_reward: float | None = None  # episode ends once reward >= this (None: never)
+    reached_fn: object = field(default=None, repr=False)  # (positions, goals) -> episode ends (None: never)
     horizon: int = 100
     obs_dim: int = 2
     act_dim: int = 2
@@ -96,9 +125,9 @@ class PointTaskFamily:
         moved = positions + _clip(actions, ACTION_CLIP)
         positions = _clip(moved, self.position_clip)
         rewards = self.reward_fn(positions, goals)
-        if self.success_reward is None:
+        if self.reached_fn is None:
             return positions, rewards, np.zeros(len(rewards), dtype=bool)
-        return positions, rewards, rewards >= self.success_reward
+        return positions, rewards, self.reached_fn(positions, goals)
 
     def rollout(
         self,
@@ -130,5 +159,12 @@ GOAL_2D = PointTaskFamily(
     position_clip=1.0,
     reward_fn=_goal_reward,
     goal_fn=_uniform_goals,
-    success_reward=-0.01,
+    reached_fn=_within_goal_radius,
+)
+NAVIGATION_2D = PointTaskFamily(
+    name="navigation_2d",
+    position_clip=np.inf,
+    reward_fn=_distance_reward,
+    goal_fn=_navigation_goals,
+    reached_fn=_within_goal_box,
 )

@@ -372,7 +372,9 @@ def train_goal_2d(method: str, settings, iterations: int, seed: int) -> np.ndarr
     evaluate = BatchEvaluator(learner.family, learner.policy, ObsNormalizer.identity(2), learner.family.horizon, rng)
     state, coefficients, returns = init_optimizer_state("adam", len(params)), np.full(1, 0.01), []
     for _ in range(iterations):
-        adaptation = learner.sampled_adaptation(params, evaluate, sample_tasks(learner.family, rng, config.task_batch, "train"), rng)
+        adaptation = learner.sampled_adaptation(
+            params, evaluate, sample_tasks(learner.family, rng, config.task_batch, "train"), rng
+        )
         returns.append(adaptation.post.returns.mean())
         inner = tuple(sampled.batch for sampled in adaptation.inner)
         update = pg_outer_update(

@@ -138,6 +138,16 @@ def test_trpo_curvature_matches_finite_differences_of_the_kl_gradient():
     assert np.linalg.norm(fisher_only.sum(axis=0) - finite) > 0.05 * np.linalg.norm(finite)
 
 
+@pytest.mark.parametrize("inner_steps", [1, 2])
+def test_trpo_curvature_is_the_autodiff_hessian_of_the_kl(inner_steps):
+    """Both ways of pulling back through the inner steps (symmetric JVPs for one, a VJP for more)."""
+    learner, params, inner, outer, _ = goal_2d_meta_batch(inner_steps=inner_steps)
+    problem = trpo_problem(learner.policy.distribution, learner.config.alpha, 0.0, params, inner, outer)
+    vector = jnp.asarray(np.random.default_rng(6).normal(size=len(params)))
+    exact = jax.jvp(jax.grad(lambda p: problem.kl(problem.adapt(p))), (jnp.asarray(params),), (vector,))[1]
+    np.testing.assert_allclose(problem.damped_curvature(vector), exact, rtol=1e-8, atol=1e-10 * np.abs(exact).max())
+
+
 @pytest.mark.parametrize("max_kl", [1e-2, 1e-4])
 def test_trpo_step_improves_the_surrogate_within_max_kl(max_kl):
     learner, params, inner, outer, _ = goal_2d_meta_batch()

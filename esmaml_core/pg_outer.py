@@ -73,10 +73,10 @@ from esmaml_core.optimizers import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 from esmaml_core.pg_maml import (
     Gaussian,
     TrajectoryBatch,
+    dice_objective,
     gaussian_log_probs,
     inner_step,
     magic_box,
-    task_meta_gradients,
 )
 
 Distribution = Callable[[jax.Array, jax.Array], Gaussian]
@@ -470,10 +470,20 @@ def promp_outer_update(
     return OuterUpdate(step.params, step.optimizer_state, step.kl_coefficients, stats)
 
 
+def tmaml_meta_gradient(distribution: Distribution, alpha: float, params, inner_batches, outer_batch) -> jax.Array:
+    """Mean over tasks of the T-MAML (= Loaded DiCE) meta-gradient J^T grad L(theta'), pulled back as TRPO's."""
+    adapted = adapt_tasks(distribution, alpha, params, inner_batches)
+
+    def outer_objective(theta, batch):
+        return dice_objective(policy_log_probs(distribution, theta, batch), batch.advantages)
+
+    outer_gradients = jax.vmap(jax.grad(outer_objective))(adapted, outer_batch)
+    return inner_jacobian_products(distribution, alpha, params, inner_batches)[1](outer_gradients) / len(adapted)
+
+
 def tmaml_update(distribution, alpha, settings: TmamlSettings, params, optimizer_state, kl_coefficients, inner, outer):
     """One Adam step along the mean T-MAML (= Loaded DiCE) meta-gradient; KL coefficients pass through."""
-    log_probs = partial(policy_log_probs, distribution)
-    gradient = jnp.mean(task_meta_gradients(log_probs, alpha, False, params, inner, outer), axis=0)
+    gradient = tmaml_meta_gradient(distribution, alpha, params, inner, outer)
     params, optimizer_state = adam_ascent(params, gradient, optimizer_state, settings.learning_rate)
     return OuterUpdate(params, optimizer_state, kl_coefficients, {"gradient_norm": jnp.linalg.norm(gradient)})
 

@@ -39,6 +39,7 @@ from esmaml_core.pg_outer import (
     promp_task_terms,
     promp_update,
     sampler_distributions,
+    tmaml_meta_gradient,
     tmaml_objective,
     trpo_full_step,
     trpo_problem,
@@ -363,6 +364,14 @@ def test_tmaml_meta_gradient_has_lower_variance_than_dice_and_the_same_mean():
     variance = {name: values.var(ddof=1) for name, values in estimates.items()}
     assert variance["tmaml"] < 0.5 * variance["dice_first_order_baseline"], variance
     assert variance["dice_first_order_baseline"] < 0.8 * variance["dice"], variance
+
+
+@pytest.mark.parametrize("inner_steps", [1, 2])
+def test_tmaml_meta_gradient_is_the_mean_dice_meta_gradient(inner_steps):
+    learner, params, inner, outer, _ = goal_2d_meta_batch(inner_steps=inner_steps)
+    gradient = tmaml_meta_gradient(learner.policy.distribution, learner.config.alpha, params, inner, outer)
+    dice = task_meta_gradients(learner.policy.log_probs, learner.config.alpha, False, params, inner, outer)
+    np.testing.assert_allclose(gradient, np.asarray(dice).mean(axis=0), rtol=1e-9, atol=1e-12)
 
 
 def train_goal_2d(method: str, settings, iterations: int, seed: int) -> np.ndarray:

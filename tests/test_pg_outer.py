@@ -40,6 +40,7 @@ from esmaml_core.pg_outer import (
     promp_task_terms,
     promp_update,
     sampler_distributions,
+    tmaml_meta_gradient,
     tmaml_objective,
     trpo_full_step,
     trpo_problem,
@@ -144,6 +145,16 @@ def test_trpo_curvature_matches_finite_differences_of_the_kl_gradient():
         1
     ]
     assert np.linalg.norm(fisher_only.sum(axis=0) - finite) > 0.05 * np.linalg.norm(finite)
+
+
+@pytest.mark.parametrize("inner_steps", [1, 2])
+def test_trpo_curvature_is_the_autodiff_hessian_of_the_kl(inner_steps):
+    """Both ways of pulling back through the inner steps (symmetric JVPs for one, a VJP for more)."""
+    learner, params, inner, outer, _ = goal_2d_meta_batch(inner_steps=inner_steps)
+    problem = trpo_problem(learner.policy.distribution, learner.config.alpha, 0.0, params, inner, outer)
+    vector = jnp.asarray(np.random.default_rng(6).normal(size=len(params)))
+    exact = jax.jvp(jax.grad(lambda p: problem.kl(problem.adapt(p))), (jnp.asarray(params),), (vector,))[1]
+    np.testing.assert_allclose(problem.damped_curvature(vector), exact, rtol=1e-8, atol=1e-10 * np.abs(exact).max())
 
 
 @pytest.mark.parametrize("max_kl", [1e-2, 1e-4])
@@ -361,6 +372,14 @@ def test_tmaml_meta_gradient_has_lower_variance_than_dice_and_the_same_mean():
     variance = {name: values.var(ddof=1) for name, values in estimates.items()}
     assert variance["tmaml"] < 0.5 * variance["dice_first_order_baseline"], variance
     assert variance["dice_first_order_baseline"] < 0.8 * variance["dice"], variance
+
+
+@pytest.mark.parametrize("inner_steps", [1, 2])
+def test_tmaml_meta_gradient_is_the_mean_dice_meta_gradient(inner_steps):
+    learner, params, inner, outer, _ = goal_2d_meta_batch(inner_steps=inner_steps)
+    gradient = tmaml_meta_gradient(learner.policy.distribution, learner.config.alpha, params, inner, outer)
+    dice = task_meta_gradients(learner.policy.log_probs, learner.config.alpha, False, params, inner, outer)
+    np.testing.assert_allclose(gradient, np.asarray(dice).mean(axis=0), rtol=1e-9, atol=1e-12)
 
 
 def train_goal_2d(method: str, settings, iterations: int, seed: int) -> np.ndarray:

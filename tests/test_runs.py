@@ -1,5 +1,6 @@
 """The run store: bit-for-bit resume, refused corrupt checkpoints, divergence keeps the last good state."""
 
+import contextlib
 import dataclasses
 import io
 import json
@@ -102,6 +103,23 @@ def test_existing_folder_needs_force(tmp_path):
         RunStore.open(tmp_path / "nowhere")
 
 
+@contextlib.contextmanager
+def poisoned_gradient(trainer, value: float):
+    """While inside, the trainer's meta-gradient has ``value`` (NaN or inf) in its first entry."""
+    original = trainer.learner.meta_gradient
+
+    def poisoned(*args, **kwargs):
+        result = original(*args, **kwargs)
+        result.gradient[0] = value
+        return result
+
+    trainer.learner.meta_gradient = poisoned
+    try:
+        yield
+    finally:
+        trainer.learner.meta_gradient = original
+
+
 def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     config = TrainConfig(iterations=5, **SMALL)
     store = RunStore.create(tmp_path / "run", config)
@@ -110,15 +128,7 @@ def test_divergence_stops_and_keeps_the_last_good_checkpoint(tmp_path):
     next(training), next(training)
     good_params = trainer.state.params.copy()
     good_rng = trainer.state.rng.bit_generator.state
-    original = trainer.learner.meta_gradient
-
-    def poisoned(*args, **kwargs):
-        result = original(*args, **kwargs)
-        result.gradient[0] = np.nan
-        return result
-
-    trainer.learner.meta_gradient = poisoned
-    with pytest.raises(DivergenceError, match="NaN or inf") as error:
+    with poisoned_gradient(trainer, np.nan), pytest.raises(DivergenceError, match="NaN or inf") as error:
         next(training)
     assert error.value.iteration == 3 and "--" not in str(error.value)  # the library names no CLI flag
     np.testing.assert_array_equal(trainer.state.params, good_params)
@@ -132,17 +142,8 @@ def test_a_step_after_a_divergence_continues_exactly_as_if_it_had_not_been_tried
     config = TrainConfig(iterations=5, **SMALL)
     tried, straight = make_trainer(config), make_trainer(config)
     tried.step(), straight.step()
-    original = tried.learner.meta_gradient
-
-    def poisoned(*args, **kwargs):
-        result = original(*args, **kwargs)
-        result.gradient[0] = np.inf
-        return result
-
-    tried.learner.meta_gradient = poisoned
-    with pytest.raises(DivergenceError):
+    with poisoned_gradient(tried, np.inf), pytest.raises(DivergenceError):
         tried.step()
-    tried.learner.meta_gradient = original
     assert tried.step().metrics() | TIMES == straight.step().metrics() | TIMES
     np.testing.assert_array_equal(tried.state.params, straight.state.params)
 

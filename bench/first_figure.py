@@ -1,6 +1,6 @@
 """Seconds from pressing Start on the Train page to the first live learning curve, in Chromium.
 
-Starts the dashboard headless (as tests/test_browser.py does), then, ``--repeats`` times in a
+Starts the dashboard headless (``launcher.running_dashboard``, as the browser tests do), then, ``--repeats`` times in a
 fresh tab, trains a short Four Corner run with the dashboard's defaults and times the click
 on Start until a curve with data is drawn. The baseline is the same run's first
 meta-iteration as the server timed it (``wall_time`` of its first metrics row): the ratio is
@@ -16,16 +16,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the project root, for tests.dashboard_server
+from playwright.sync_api import sync_playwright
 
-from playwright.sync_api import sync_playwright  # noqa: E402
-
-from esmaml_core.comparison import list_runs  # noqa: E402
-from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard, start_training  # noqa: E402
+from esmaml_core.comparison import list_runs
+from esmaml_core.launcher import CHROMIUM_ARGS, SYSTEM_CHROMIUM, running_dashboard, start_training_in_browser
 
 ITERATIONS = 5
 
@@ -37,13 +34,13 @@ def main() -> None:
 
     figure_seconds = []
     with tempfile.TemporaryDirectory() as runs_dir, running_dashboard(Path(runs_dir)) as url, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(executable_path=str(SYSTEM_CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             for seed in range(args.repeats):
                 page = browser.new_page(viewport={"width": 1440, "height": 1000})
                 page.goto(f"{url}/Train")
                 page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the empty axes: plotly.js loaded
-                figure_seconds.append(start_training(page, iterations=ITERATIONS, seed=seed))
+                figure_seconds.append(start_training_in_browser(page, iterations=ITERATIONS, seed=seed))
                 page.get_by_text(f"finished · iteration {ITERATIONS} of {ITERATIONS}").wait_for(timeout=60_000)
                 page.close()
         finally:

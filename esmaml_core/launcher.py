@@ -15,8 +15,13 @@ import argparse
 import errno
 import os
 import socket
+import subprocess
 import sys
+import time
 import tomllib
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +32,9 @@ from esmaml_core.runs import RUNS_DIR_ENV, runs_root
 APP_ENTRY = PROJECT_ROOT / "app" / "Home.py"
 PROJECT_SETTINGS = PROJECT_ROOT / ".streamlit" / "config.toml"
 DEFAULT_HOST = "127.0.0.1"
+STARTUP_SECONDS = 60  # how long running_dashboard waits for the server to answer
+SYSTEM_CHROMIUM = Path("/usr/bin/chromium")  # Debian's; browser automation drives it (never a downloaded one)
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +117,63 @@ def run_dashboard(options: DashboardOptions) -> None:
     print(f"ES-MAML Studio: {dashboard_url(options.host, port)}  (runs in {environment[RUNS_DIR_ENV]}; Ctrl-C stops)")
     sys.stdout.flush()
     os.execve(command[0], command, environment)
+
+
+def wait_until_healthy(url: str, server: subprocess.Popen, seconds: float = STARTUP_SECONDS) -> None:
+    """Return once the dashboard at ``url`` answers its health check; RuntimeError if it exits first."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the dashboard exited with status {server.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"the dashboard did not answer at {url} within {seconds:.0f} s")
+
+
+@contextmanager
+def running_dashboard(runs_dir: Path, environment: dict[str, str] | None = None) -> Iterator[str]:
+    """A dashboard in the background over ``runs_dir`` on 127.0.0.1: yields its URL once healthy, then stops it.
+
+    It is ``python -m esmaml_core dashboard`` started in ``runs_dir`` (so the project's settings
+    must come from the launcher, not from the working folder); its log is ``runs_dir/streamlit.log``.
+    """
+    port = choose_port(DEFAULT_HOST, None)
+    command = [sys.executable, "-m", "esmaml_core", "dashboard", "--port", str(port), "--runs-dir", str(runs_dir)]
+    with open(runs_dir / "streamlit.log", "w") as log:
+        server = subprocess.Popen(
+            command, cwd=runs_dir, env=environment or dict(os.environ), stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            url = dashboard_url(DEFAULT_HOST, port)
+            wait_until_healthy(url, server)
+            yield url
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+def start_training_in_browser(page, iterations: int, seed: int) -> float:
+    """Fill the Train form of an open dashboard page, press Start; the seconds until the first live curve.
+
+    ``page`` is a Playwright page (tests/test_browser.py, bench/first_figure.py) on the Train page.
+    """
+    page.get_by_role("heading", name="Train", level=1).wait_for()
+    for label, value in (("Meta-iterations", iterations), ("Seed", seed)):
+        field = page.get_by_role("spinbutton", name=label)
+        field.fill(str(value))
+        field.press("Enter")
+    started = time.monotonic()
+    page.get_by_role("button", name="Start training").click()
+    # a curve with data: the first trace is the pre-adaptation band, which may have no area (std 0)
+    page.locator(".js-plotly-plot .scatterlayer .trace >> visible=true").first.wait_for(timeout=15_000)
+    return time.monotonic() - started
 
 
 def add_dashboard_parser(commands) -> None:

@@ -20,8 +20,9 @@ import pytest
 
 from esmaml_core.comparison import list_runs
 from esmaml_core.config import TrainConfig
+from esmaml_core.launcher import CHROMIUM_ARGS, SYSTEM_CHROMIUM, start_training_in_browser
 from esmaml_core.training_session import TrainingSession
-from tests.dashboard_server import CHROMIUM, CHROMIUM_ARGS, running_dashboard, start_training
+from tests.dashboard_server import running_dashboard
 
 sync_api = pytest.importorskip("playwright.sync_api")
 SCREENSHOTS_DIR_ENV = "ESMAML_SCREENSHOTS_DIR"
@@ -30,7 +31,7 @@ PAGES = ("Train", "Explore", "Replay", "Compare", "Learn")
 LOCAL_SCHEMES = ("data", "blob", "file")
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install.sh --dev)"),
+    pytest.mark.skipif(not SYSTEM_CHROMIUM.exists(), reason="needs Debian's chromium (scripts/install.sh --dev)"),
 ]
 
 
@@ -53,7 +54,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
     screenshots = Path(os.environ.get(SCREENSHOTS_DIR_ENV) or tmp_path / "screenshots")
     screenshots.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=str(SYSTEM_CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1000})
             page.goto(server_url)
@@ -64,10 +65,10 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             page.screenshot(path=screenshots / "home.png")
 
             train_link.click()
-            first_figure_seconds = start_training(page, iterations=25, seed=0)
+            first_figure_seconds = start_training_in_browser(page, iterations=25, seed=0)
             other_tab = browser.new_page()  # another browser session training at the same time
             other_tab.goto(f"{server_url}/Train")
-            start_training(other_tab, iterations=10, seed=1)
+            start_training_in_browser(other_tab, iterations=10, seed=1)
             other_tab.get_by_text("finished · iteration 10 of 10").wait_for(timeout=90_000)
             page.get_by_text("finished · iteration 25 of 25").wait_for(timeout=90_000)
             es_runs = list_runs(tmp_path, method="es_maml")
@@ -134,7 +135,7 @@ def test_no_page_and_no_download_reaches_the_internet(tmp_path):
     while session.status == "running":
         session.advance(10.0)
     with running_dashboard(tmp_path) as url, sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(executable_path=str(SYSTEM_CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
             context = browser.new_context(viewport=TALL, accept_downloads=True)
             external = block_external_requests(context)

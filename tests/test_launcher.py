@@ -18,9 +18,10 @@ from esmaml_core.launcher import (
     launch_settings,
     read_project_settings,
     streamlit_command,
+    wait_until_healthy,
 )
 from esmaml_core.runs import RUNS_DIR_ENV
-from tests.dashboard_server import this_checkout, wait_until_healthy
+from tests.dashboard_server import this_checkout
 
 
 def test_nested_settings_become_streamlit_option_names():

@@ -65,6 +65,15 @@ def select_runs(runs: list[RunSummary], method: str | None = None, task: str | N
     return [run for run in runs if method in (None, run.config.method) and task in (None, run.config.task)]
 
 
+def filter_runs(runs: list[RunSummary], tasks: list[str], methods: list[str]) -> list[RunSummary]:
+    """The runs of any of ``tasks`` and any of ``methods`` (an empty list keeps every one)."""
+    return [
+        run
+        for run in runs
+        if run.config.task in (tasks or [run.config.task]) and run.config.method in (methods or [run.config.method])
+    ]
+
+
 def list_runs(root: str | Path, method: str | None = None, task: str | None = None) -> list[RunSummary]:
     """Readable run folders under ``root``, newest first, optionally only one method or task."""
     return select_runs(scan_runs(root)[0], method, task)
@@ -103,26 +112,79 @@ def group_runs(summaries: list[RunSummary]) -> list[RunGroup]:
             for name in config
             if name not in IGNORED_FIELDS and len({json.dumps(other[name]) for other in namesakes}) > 1
         ]
-        result.append(RunGroup(" · ".join([label, *(f"{name}={config[name]}" for name in differing)]), runs))
+        result.append(RunGroup(" · ".join([label, *(f"{name}={shown(config[name])}" for name in differing)]), runs))
     return result
 
 
 @dataclass(frozen=True)
 class CurveBand:
-    """Mean and standard deviation over runs of a metric, on the iterations all runs reached."""
+    """Mean and standard deviation of a metric over runs against ``x``; ``count`` runs reach each point."""
 
-    iterations: np.ndarray
+    x: np.ndarray
     mean: np.ndarray
     std: np.ndarray
-    runs: int
+    count: np.ndarray
+
+    @property
+    def runs(self) -> int:
+        return int(self.count.max()) if len(self.count) else 0
 
 
-def aggregate_curves(runs: list[RunSummary], metric: str) -> CurveBand:
-    """Mean and spread of ``metric`` over ``runs``, cut to the shortest run."""
+def one_run_per_seed(runs: list[RunSummary]) -> tuple[list[RunSummary], list[RunSummary]]:
+    """The runs to average as independent seeds (for each seed, the one trained furthest), and the
+    runs left out because they repeat a seed already kept (a repeat is not an independent sample)."""
+    by_seed: dict[int, RunSummary] = {}
+    for run in sorted(runs, key=lambda run: run.iterations_done, reverse=True):
+        by_seed.setdefault(run.config.seed, run)
+    kept = list(by_seed.values())
+    return kept, [run for run in runs if run not in kept]
+
+
+def smoothed(values: np.ndarray, window: int) -> np.ndarray:
+    """Trailing moving average over ``window`` points (the first points average what exists)."""
+    if window <= 1 or len(values) == 0:
+        return values
+    sums = np.cumsum(np.insert(values, 0, 0.0))
+    counts = np.minimum(np.arange(1, len(values) + 1), window)
+    return (sums[1:] - sums[np.maximum(np.arange(1, len(values) + 1) - window, 0)]) / counts
+
+
+GRID_POINTS = 200  # env steps and wall time differ by run: curves are compared on this many common points
+
+
+def aggregate_curves(runs: list[RunSummary], metric: str, x_key: str = "iteration", window: int = 1) -> CurveBand:
+    """Mean and spread of ``metric`` (smoothed over ``window`` points) over ``runs`` against ``x_key``.
+
+    Every run counts up to its own end: past the shortest run the band is over the runs
+    still going (``count``). Against env steps or wall time, each run is interpolated
+    onto a common grid of ``GRID_POINTS`` points.
+    """
     curves = [run.curves() for run in runs]
-    length = min(len(curve["iteration"]) for curve in curves)
-    values = np.stack([curve[metric][:length] for curve in curves])
-    return CurveBand(curves[0]["iteration"][:length], values.mean(axis=0), values.std(axis=0), len(runs))
+    ends = [curve[x_key][-1] for curve in curves]
+    if x_key == "iteration":
+        x = np.arange(1, int(max(ends)) + 1, dtype=float)
+    else:
+        x = np.linspace(min(curve[x_key][0] for curve in curves), max(ends), GRID_POINTS)
+    values = np.stack(
+        [
+            np.where(x <= end, np.interp(x, curve[x_key], smoothed(curve[metric], window)), np.nan)
+            for curve, end in zip(curves, ends, strict=True)
+        ]
+    )
+    count = np.sum(~np.isnan(values), axis=0)
+    with np.errstate(invalid="ignore"):
+        return CurveBand(x, np.nanmean(values, axis=0), np.nanstd(values, axis=0), count)
+
+
+def robust_range(bands: list[CurveBand], margin: float = 0.08) -> tuple[float, float]:
+    """A y range that one outlier cannot flatten: the 1st to 99th percentile of every band's mean ± std,
+    widened to take in where each curve ends (the median of its last 10 points)."""
+    values = np.concatenate([np.concatenate([band.mean - band.std, band.mean + band.std]) for band in bands])
+    ends = [np.nanmedian(band.mean[-10:]) for band in bands]
+    low, high = np.nanpercentile(values, [1, 99])
+    low, high = min(low, *ends), max(high, *ends)
+    pad = max(high - low, 1e-9) * margin
+    return float(low - pad), float(high + pad)
 
 
 def final_returns_rows(groups: list[RunGroup]) -> list[dict]:
@@ -144,6 +206,17 @@ def final_returns_rows(groups: list[RunGroup]) -> list[dict]:
                 }
             )
     return rows
+
+
+def shown(value: object) -> str:
+    """A config value as a label shows it: ``None`` as the task's own, floats as short as they are exact."""
+    if value is None:
+        return "task's own"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list | tuple):
+        return "×".join(map(str, value))
+    return str(value)
 
 
 def rows_to_csv(rows: list[dict]) -> str:

@@ -397,18 +397,36 @@ def test_compare_groups_seeds_into_bands_and_offers_downloads(runs_dir):
     for seed, iterations in ((0, 3), (1, 4)):
         train_saved_run(runs_dir, iterations=iterations, seed=seed)
     train_saved_run(runs_dir, iterations=2, sigma=0.05)
+    train_saved_run(runs_dir, iterations=2, seed=1)  # a repeat of seed 1
     at = open_page("4_Compare")
-    assert any("stops at iteration 3" in caption.value and "has 4" in caption.value for caption in at.caption)
     legend = [trace["name"] for trace in figure_data(at) if trace.get("showlegend") is not False]
     assert sorted(legend) == [
-        "four_corner · ES-MAML (zero-order) · hill climbing · sigma=0.05 (n=1)",
+        "four_corner · ES-MAML (zero-order) · hill climbing · sigma=0.05",
         "four_corner · ES-MAML (zero-order) · hill climbing · sigma=0.1 (n=2)",
     ]
-    assert len(at.dataframe[0].value) == 3
+    assert any("repeat a seed" in warning.value for warning in at.warning)  # never n=3 for two seeds
+    lines = [trace for trace in figure_data(at) if trace.get("showlegend") is not False]
+    assert max(len(coordinates(trace)) for trace in lines) == 4  # every run to its own end
+    at.toggle(key="compare.grouped").set_value(False).run()
+    assert len([t for t in figure_data(at) if t.get("showlegend") is not False]) == 3  # one curve per kept run
+    at.radio(key="compare.x").set_value("env_steps").run()
+    assert len(at.dataframe[0].value) == 4  # the table lists every run, repeats included
     labels = [button.proto.label for button in at.get("download_button")]
     assert "Download table (CSV)" in labels and "Download figure (HTML)" in labels
     at.radio(key="compare.metric").set_value("pre_adaptation_return").run()
     assert not at.exception
+
+
+def test_compare_filters_by_task_and_method(runs_dir):
+    train_saved_run(runs_dir, iterations=2)
+    train_saved_run(runs_dir, iterations=1, task="goal_2d", method="pg_maml", task_batch=2)
+    at = open_page("4_Compare")
+    assert len(at.dataframe[0].value) == 2
+    at.multiselect(key="compare.methods").set_value(["pg_maml"]).run()
+    assert [row for row in at.dataframe[0].value["experiment"]] == ["goal_2d · PG-MAML (policy gradient)"]
+    at.multiselect(key="compare.methods").set_value([]).run()
+    at.multiselect(key="compare.tasks").set_value(["four_corner"]).run()
+    assert len(at.dataframe[0].value) == 1
 
 
 def test_compare_without_runs_says_so(runs_dir):

@@ -1,17 +1,25 @@
 """Saved runs side by side: listing, grouping seeds of one experiment, bands and tables."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 
 from esmaml_core.comparison import (
+    GRID_POINTS,
+    CurveBand,
+    RunSummary,
     aggregate_curves,
     experiment_key,
     final_returns_rows,
     group_runs,
     list_runs,
+    one_run_per_seed,
+    robust_range,
     rows_to_csv,
     scan_runs,
+    shown,
+    smoothed,
 )
 from esmaml_core.config import TrainConfig
 from esmaml_core.runs import RunStore
@@ -20,14 +28,23 @@ from tests.fakes import small_config
 ES_HILL_CLIMB = "four_corner · ES-MAML (zero-order) · hill climbing"
 
 
+def rows(posts, steps_per_iteration=100):
+    """metrics rows with these post-adaptation returns, ``steps_per_iteration`` env steps each."""
+    return [
+        {
+            **{key: 0.0 for key in ("pre_adaptation_std", "post_adaptation_std", "wall_time", "iteration_seconds")},
+            "iteration": iteration,
+            "pre_adaptation_return": -400.0,
+            "post_adaptation_return": post,
+            "env_steps": steps_per_iteration * iteration,
+        }
+        for iteration, post in enumerate(posts, start=1)
+    ]
+
+
 def write_run(root, name, metrics, config=None, **overrides):
-    store = RunStore.create(root / name, config or small_config(**overrides))
-    with open(store.path / "metrics.jsonl", "w") as handle:
-        for iteration, post in enumerate(metrics, start=1):
-            row = {key: 0.0 for key in ("pre_adaptation_std", "post_adaptation_std", "wall_time")}
-            row.update(iteration=iteration, pre_adaptation_return=-400.0, post_adaptation_return=post)
-            row.update(env_steps=100 * iteration, iteration_seconds=0.1)
-            handle.write(json.dumps(row) + "\n")
+    with RunStore.create(root / name, config or small_config(**overrides)) as store:
+        (store.path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows(metrics)))
     return store
 
 
@@ -47,9 +64,48 @@ def test_runs_are_listed_grouped_by_config_minus_seed_and_aggregated(tmp_path):
     seeds = groups[f"{ES_HILL_CLIMB} · sigma=0.1"]
     assert sorted(run.name for run in seeds.runs) == ["a", "b"]
     band = aggregate_curves(seeds.runs, "post_adaptation_return")
-    assert band.iterations.tolist() == [1, 2] and band.runs == 2
-    np.testing.assert_allclose(band.mean, [-300.0, -150.0])
-    np.testing.assert_allclose(band.std, [0.0, 50.0])
+    assert band.x.tolist() == [1, 2, 3] and band.count.tolist() == [2, 2, 1]  # each run to its own end
+    np.testing.assert_allclose(band.mean, [-300.0, -150.0, -100.0])
+    np.testing.assert_allclose(band.std, [0.0, 50.0, 0.0])
+
+
+def test_bands_against_env_steps_and_smoothed():
+    runs = [
+        RunSummary(Path(name), small_config(seed=seed), rows(posts, steps_per_iteration))
+        for name, seed, posts, steps_per_iteration in (("a", 0, [0.0, 10.0, 20.0], 100), ("b", 1, [0.0, 40.0], 200))
+    ]
+    band = aggregate_curves(runs, "post_adaptation_return", "env_steps")
+    assert band.x[0] == 100 and band.x[-1] == 400 and len(band.x) == GRID_POINTS
+    at_300 = np.argmin(np.abs(band.x - 300))
+    # run a reaches 20 at 300 steps; run b interpolates 0 -> 40 between 200 and 400 steps: 20
+    np.testing.assert_allclose(band.mean[at_300], 20.0, atol=0.5)
+    assert band.count[-1] == 1  # only b reaches 400 steps
+    np.testing.assert_allclose(smoothed(np.array([0.0, 10.0, 20.0, 30.0]), 2), [0.0, 5.0, 15.0, 25.0])
+
+
+def test_a_repeated_seed_is_not_an_independent_sample():
+    runs = [
+        RunSummary(Path(name), small_config(seed=seed), rows([0.0] * length))
+        for name, seed, length in (("first", 0, 3), ("again", 0, 5), ("other", 1, 2))
+    ]
+    kept, repeats = one_run_per_seed(runs)
+    assert sorted(run.name for run in kept) == ["again", "other"] and [run.name for run in repeats] == ["first"]
+
+
+def test_one_outlier_cannot_flatten_the_y_range():
+    steady = CurveBand(np.arange(100.0), np.linspace(-300, -100, 100), np.zeros(100), np.ones(100))
+    spike = CurveBand(np.arange(100.0), np.r_[np.full(99, -200.0), -1e6], np.zeros(100), np.ones(100))
+    low, high = robust_range([steady, spike])
+    assert -330 < low < -290 and -110 < high < -60
+
+
+def test_labels_show_no_none_and_no_raw_floats():
+    assert (shown(None), shown(0.1 + 0.2), shown((64, 64)), shown("es_grad")) == (
+        "task's own",
+        "0.3",
+        "64×64",
+        "es_grad",
+    )
 
 
 def test_seeds_share_an_experiment_key_other_fields_do_not():

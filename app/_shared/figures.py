@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from esmaml_core.comparison import CurveBand
+from esmaml_core.comparison import CurveBand, robust_range
 from esmaml_core.exploration import REWARD_RADIUS, explored_paths
 from esmaml_core.results import ProbeTrajectories
 from esmaml_core.tasks.point import CORNERS, PointTaskFamily
@@ -73,13 +73,24 @@ def empty_learning_curves() -> go.Figure:
     return _layout(fig, X_AXES["iteration"], "return", height=260)
 
 
-def bands_figure(bands: dict[str, CurveBand], y_title: str) -> go.Figure:
-    """One mean ± std band per experiment, against meta-iteration."""
+def bands_figure(bands: dict[str, CurveBand], y_title: str, x_key: str = "iteration") -> go.Figure:
+    """One mean ± std band per experiment (or run) against ``x_key``, each to its own end.
+
+    The y range shows the bands' bulk (``robust_range``); margins leave room for every
+    label, so an exported image clips nothing.
+    """
     fig = go.Figure()
     for index, (label, band) in enumerate(bands.items()):
         color = PALETTE[index % len(PALETTE)]
-        fig.add_traces(band_traces(band.iterations, band.mean, band.std, f"{label} (n={band.runs})", color))
-    return _layout(fig, X_AXES["iteration"], y_title, height=460)
+        name = f"{label} (n={band.runs})" if band.runs > 1 else label
+        fig.add_traces(band_traces(band.x, band.mean, band.std, name, color))
+    _layout(fig, X_AXES[x_key], y_title, height=460)
+    fig.update_yaxes(range=robust_range(list(bands.values())), automargin=True)
+    fig.update_xaxes(automargin=True)
+    fig.update_layout(
+        margin={"l": 70, "r": 30, "t": 40, "b": 60}, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
+    )
+    return fig
 
 
 def _joined(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

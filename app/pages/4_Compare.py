@@ -4,14 +4,24 @@ import shutil
 from importlib.util import find_spec
 
 import streamlit as st
-from _shared.figures import bands_figure
+from _shared.figures import X_AXES, bands_figure
 from _shared.state import page_link, page_setup, saved_runs
 
-from esmaml_core.comparison import aggregate_curves, final_returns_rows, group_runs, rows_to_csv
+from esmaml_core.comparison import (
+    CurveBand,
+    aggregate_curves,
+    final_returns_rows,
+    group_runs,
+    one_run_per_seed,
+    rows_to_csv,
+)
+from esmaml_core.methods import METHODS
 from esmaml_core.runs import runs_root
+from esmaml_core.tasks import TASK_FAMILIES
 
 METRICS = {"post_adaptation_return": "post-adaptation return", "pre_adaptation_return": "pre-adaptation return"}
 DEFAULT_SELECTION = 12
+EXPORT_WIDTH, EXPORT_HEIGHT = 1100, 600  # pixels of an exported figure (before the 2x scale)
 BROWSERS = ("chromium", "chromium-browser", "google-chrome", "chrome")  # kaleido draws PNGs in one of these
 
 
@@ -19,11 +29,16 @@ def png_export_available() -> bool:
     return find_spec("kaleido") is not None and any(shutil.which(browser) for browser in BROWSERS)
 
 
+def reselect_runs() -> None:
+    """A changed filter selects the runs it lets through afresh."""
+    st.session_state.pop("compare.runs", None)
+
+
 page_setup("Compare")
 st.title("Compare")
 st.markdown(
     "Runs whose configurations differ only in the seed form one **experiment**: its curve is the mean over "
-    "seeds, with a band of ± one standard deviation, up to the iteration every seed has reached."
+    "its seeds, with a band of ± one standard deviation across them. Every run counts up to its own end."
 )
 runs = saved_runs()
 if not runs:
@@ -31,10 +46,28 @@ if not runs:
     page_link("Train", "Go to Train")
     st.stop()
 
+task_filter, method_filter = st.columns(2)
+tasks = task_filter.multiselect(
+    "Tasks",
+    sorted({run.config.task for run in runs}),
+    format_func=TASK_FAMILIES.label,
+    key="compare.tasks",
+    on_change=reselect_runs,
+)
+methods = method_filter.multiselect(
+    "Methods",
+    sorted({run.config.method for run in runs}),
+    format_func=METHODS.label,
+    key="compare.methods",
+    on_change=reselect_runs,
+)
+candidates = [
+    run for run in runs if (not tasks or run.config.task in tasks) and (not methods or run.config.method in methods)
+]
 selected = st.multiselect(
     "Runs",
-    runs,
-    default=runs[:DEFAULT_SELECTION],
+    candidates,
+    default=candidates[:DEFAULT_SELECTION],
     format_func=lambda run: f"{run.name} ({run.iterations_done} it.)",
     key="compare.runs",
 )
@@ -42,18 +75,37 @@ selected = [run for run in selected if run.metrics]
 if not selected:
     st.info("Pick one or more runs that have at least one iteration.")
     st.stop()
-metric = st.radio("Metric", tuple(METRICS), format_func=METRICS.get, horizontal=True, key="compare.metric")
+
+metric_choice, x_choice, view_choice, smoothing_choice = st.columns([3, 3, 2, 2])
+metric = metric_choice.radio("Metric", tuple(METRICS), format_func=METRICS.get, horizontal=True, key="compare.metric")
+x_key = x_choice.radio("x axis", tuple(X_AXES), format_func=X_AXES.get, horizontal=True, key="compare.x")
+grouped = view_choice.toggle("Group seeds", value=True, key="compare.grouped", help="one band per experiment")
+window = smoothing_choice.slider(
+    "Smoothing", 1, 50, 1, key="compare.window", help="moving average over this many points"
+)
+
 groups = group_runs(selected)
-bands = {group.label: aggregate_curves(group.runs, metric) for group in groups}
-figure = bands_figure(bands, METRICS[metric])
-st.plotly_chart(figure, key="compare.figure")
+bands: dict[str, CurveBand] = {}
 for group in groups:
-    longest = max(run.iterations_done for run in group.runs)
-    if len(bands[group.label].iterations) < longest:
-        st.caption(
-            f"{group.label}: the band stops at iteration {len(bands[group.label].iterations)}, the shortest of its "
-            f"{len(group.runs)} runs (the longest has {longest})."
+    kept, repeats = one_run_per_seed(group.runs)
+    if repeats:
+        st.warning(
+            f"{group.label}: {', '.join(run.name for run in repeats)} repeat a seed already shown "
+            f"({', '.join(str(run.config.seed) for run in repeats)}); repeats are not independent seeds, "
+            "so only the longest run of each seed counts.",
+            icon=":material/content_copy:",
         )
+    for run in kept if not grouped else [None]:
+        members = kept if run is None else [run]
+        label = group.label if run is None else f"{group.label} · seed {run.config.seed} · {run.name}"
+        bands[label] = aggregate_curves(members, metric, x_key, window)
+figure = bands_figure(bands, METRICS[metric], x_key)
+st.plotly_chart(figure, key="compare.figure")
+st.caption(
+    "The y axis shows the 2nd to 98th percentile of the curves, so one outlier cannot flatten the rest "
+    "(double-click the plot for everything). Past the shortest run, a band averages the runs still going: "
+    "hover shows each point."
+)
 
 rows = final_returns_rows(groups)
 st.subheader("Final returns")
@@ -79,18 +131,19 @@ st.dataframe(
     },
 )
 
-csv, png, html = st.columns(3)
+csv, png, svg, html = st.columns(4)
 csv.download_button("Download table (CSV)", rows_to_csv(rows), "final_returns.csv", "text/csv", key="compare.csv")
 if png_export_available():
-    png.download_button(
-        "Download figure (PNG)",
-        lambda: figure.to_image(format="png", scale=2),
-        "learning_curves.png",
-        "image/png",
-        key="compare.png",
-    )
+    for column, kind in ((png, "png"), (svg, "svg")):
+        column.download_button(
+            f"Download figure ({kind.upper()})",
+            lambda kind=kind: figure.to_image(format=kind, width=EXPORT_WIDTH, height=EXPORT_HEIGHT, scale=2),
+            f"learning_curves.{kind}",
+            f"image/{'svg+xml' if kind == 'svg' else kind}",
+            key=f"compare.{kind}",
+        )
 else:
-    png.caption("PNG export needs the `kaleido` package and Chromium; the interactive HTML works everywhere.")
+    png.caption("PNG and SVG export need the `kaleido` package and Chromium; the interactive HTML works everywhere.")
 html.download_button(
     "Download figure (HTML)",
     lambda: figure.to_html(include_plotlyjs=True),  # plotly.js inside: the file works offline

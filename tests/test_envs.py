@@ -23,6 +23,7 @@ def test_importing_the_module_registers_every_task_family():
         "esmaml/ForwardBackwardWalker-v0",
         "esmaml/FourCorner-v0",
         "esmaml/Goal2D-v0",
+        "esmaml/Navigation2D-v0",
     ]
 
 

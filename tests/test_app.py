@@ -439,7 +439,15 @@ def test_compare_without_runs_says_so(runs_dir):
 
 def test_learn_figures_follow_the_controls(runs_dir):
     at = open_page("5_Learn")
-    assert len(at.get("plotly_chart")) == 3 and len(at.latex) >= 3
+    assert len(at.get("plotly_chart")) == 4 and len(at.latex) >= 5
+    assert not any("E_T[" in markdown.value for markdown in at.markdown)  # formulas typeset, not raw text
+    meta_before = figure_data(at, 3)
+    at.slider(key="learn.meta_pairs").set_value(20).run()
+    perturbations = [
+        coordinates(next(trace for trace in data if trace.get("name") == "θ + σg_i"))
+        for data in (meta_before, figure_data(at, 3))
+    ]
+    assert [len(points) for points in perturbations] == [16, 40]  # 8 and then 20 antithetic pairs
     few = metrics(at)["Error"]
     at.slider(key="learn.pairs").set_value(200).run()
     assert abs(float(metrics(at)["Error"])) < abs(float(few))  # seeded: 20 samples vs 400

@@ -494,11 +494,11 @@ def check_value(name: str, declared: Option, value: object) -> None:
 
 def _check_integer(name: str, value: object, declared: Option) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(name, value, f"must be a whole number >= {declared.minimum:g}")
+        raise ConfigError(name, value, f"must be a whole number >= {declared.minimum:.0f}")
     if value < declared.minimum:
-        raise ConfigError(name, value, f"must be >= {declared.minimum:g}")
+        raise ConfigError(name, value, f"must be >= {declared.minimum:.0f}")
     if declared.maximum is not None and value > declared.maximum:
-        raise ConfigError(name, value, f"must be <= {declared.maximum:g}")
+        raise ConfigError(name, value, f"must be <= {declared.maximum:.0f}")
 
 
 def _check_float(name: str, value: object, declared: Option) -> None:

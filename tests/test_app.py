@@ -405,7 +405,7 @@ def test_explore_shows_the_shipped_pretrained_policies_first(runs_dir):
     if not pg_chart:  # no PG-MAML Four Corner asset shipped yet: the PG panel says so
         assert "No pretrained PG-MAML policy for Four Corner" in at.info[0].value
     at.segmented_control(key="explore.task").set_value("goal_2d").run()  # shipped ES-MAML and PG-MAML side by side
-    assert len(at.get("plotly_chart")) == 2 and len(panel_metrics(at)) == 2
+    assert len(at.get("plotly_chart")) == 2 and len(panel_metrics(at)) == 2 and not at.warning
     es_metrics, pg_metrics = panel_metrics(at)
     assert "corners visited" not in es_metrics and "path length" in pg_metrics
     pg_title = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"]

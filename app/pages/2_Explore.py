@@ -174,12 +174,11 @@ def explorer(family: PointTaskFamily, sources: list[Source | None], following_li
     reference = next(probe for probe in probes if probe is not None)
     tasks = min(len(probe.tasks) for probe in probes if probe is not None)
     task_column, iteration_column, proposals_column = st.columns([5, 2.5, 2.5])
-    if st.session_state.get("explore.task_index", 0) >= tasks:
+    if st.session_state.get("explore.task_index") not in range(tasks):  # first visit, or fewer tasks than before
         st.session_state["explore.task_index"] = 0
     task_index = task_column.segmented_control(
         "Held-out task, its goal (the same on both sides)",
         range(tasks),
-        default=0,
         required=True,
         format_func=lambda index: "({:+.1f}, {:+.1f})".format(*reference.tasks[index]),
         key="explore.task_index",

@@ -119,10 +119,32 @@ def assert_in_viewport(locator, viewport: dict) -> None:
     assert box["x"] + box["width"] <= viewport["width"] and box["y"] + box["height"] <= viewport["height"], box
 
 
+def assert_panels_fit(page, panels: int) -> None:
+    """At least ``panels`` exploration plots drawn, each with its metrics, all inside the screen."""
+    plots, metrics = page.locator(".js-plotly-plot"), page.get_by_text("area covered")
+    plots.nth(panels - 1).wait_for(timeout=60_000)
+    page.wait_for_timeout(500)  # the last layout pass
+    drawn = plots.count()
+    if drawn == 1:  # the other panel says plainly what is missing
+        sync_api.expect(page.get_by_text("No pretrained PG-MAML policy")).to_be_visible()
+    sync_api.expect(metrics).to_have_count(drawn)
+    for index in range(drawn):
+        assert_in_viewport(plots.nth(index), LECTURE_SCREEN)
+        sync_api.expect(metrics.nth(index)).to_be_visible()
+        assert_in_viewport(metrics.nth(index), LECTURE_SCREEN)
+
+
 def test_the_lecture_view_fits_one_screen_from_a_single_click(tmp_path):
-    """Home -> "Show the paper's exploration claim": both methods' paths and metrics on a 1280x720 screen."""
+    """Home -> "Show the paper's exploration claim": both methods' paths and metrics on a 1280x720 screen.
+
+    Then saved runs (two ES-MAML seeds, so a row of run pickers, and a PG-MAML run) fit it too.
+    """
     screenshots = Path(os.environ.get(SCREENSHOTS_DIR_ENV) or tmp_path / "screenshots")
     screenshots.mkdir(parents=True, exist_ok=True)
+    for values in ({"seed": 0}, {"seed": 1}, {"method": "pg_maml", "task_batch": 4}):
+        run = TrainingSession.start(TrainConfig.for_method(iterations=2, **values), tmp_path)
+        while run.status == "running":
+            run.advance(30.0)
     with running_dashboard(tmp_path) as url, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
@@ -132,20 +154,13 @@ def test_the_lecture_view_fits_one_screen_from_a_single_click(tmp_path):
             page.get_by_role("heading", name="Explore", level=1).wait_for(timeout=30_000)
             for task, panels in (("Four Corner", 1), ("2D Goal", 2)):  # no PG-MAML Four Corner asset may be shipped
                 page.get_by_role("radio", name=task, exact=True).click()
-                plots = page.locator(".js-plotly-plot")
-                plots.nth(panels - 1).wait_for(timeout=60_000)
-                page.wait_for_timeout(500)  # the last layout pass
-                drawn = plots.count()
-                if drawn == 1:  # the other panel says plainly what is missing
-                    sync_api.expect(page.get_by_text("No pretrained PG-MAML policy")).to_be_visible()
-                metrics = page.get_by_text("area covered")
-                sync_api.expect(metrics).to_have_count(drawn)
-                for index in range(drawn):
-                    assert_in_viewport(plots.nth(index), LECTURE_SCREEN)
-                    sync_api.expect(metrics.nth(index)).to_be_visible()
-                    assert_in_viewport(metrics.nth(index), LECTURE_SCREEN)
-            assert page.evaluate("window.scrollY") == 0
+                assert_panels_fit(page, panels)
             page.screenshot(path=screenshots / "explore.png")
+            page.get_by_role("radio", name="Four Corner", exact=True).click()
+            page.get_by_role("radio", name="saved & live runs", exact=True).click()
+            page.get_by_text("Meta-iteration").wait_for(timeout=30_000)
+            assert_panels_fit(page, 2)
+            assert page.evaluate("window.scrollY") == 0
         finally:
             browser.close()
 

@@ -32,7 +32,8 @@ from esmaml_core.tasks.point import PointTaskFamily
 from esmaml_core.training_session import Status
 
 PLAY_SECONDS = 0.8
-FIGURE_HEIGHT = 320  # with the controls above and the metrics below, one 1280x720 screen
+# With the controls above and the metrics below, one 1280x720 screen; less when a row of run pickers is shown.
+FIGURE_HEIGHT, FIGURE_HEIGHT_WITH_PICKERS = 320, 264
 ITERATION_KEY, PROPOSALS_KEY, PLAYING_KEY = "explore.iteration", "explore.proposals", "explore.playing"
 TASK_LABELS = {"four_corner": "Four Corner", "goal_2d": "2D Goal", "navigation_2d": "2D Navigation"}
 SOURCES = {"pretrained": "pretrained", "runs": "saved & live runs"}
@@ -143,16 +144,20 @@ def proposals_slider(queries: int) -> int:
     return st.slider("Hill-climbing proposals tried", 0, queries, key=PROPOSALS_KEY)
 
 
-def panel(family: PointTaskFamily, probe: ProbeTrajectories, side: int, task_index: int, title: str, proposals) -> None:
+def panel(
+    family: PointTaskFamily, probe: ProbeTrajectories, side: int, task_index: int, title: str, proposals, height: int
+) -> None:
     """One method's figure with its measured exploration beneath."""
-    figure = exploration_figure(family, probe, task_index, proposals, title, height=FIGURE_HEIGHT)
+    figure = exploration_figure(family, probe, task_index, proposals, title, height)
     st.plotly_chart(figure, key=f"explore.figure.{side}")
     metrics = exploration_metrics(probe, task_index, family, proposals)
     all_tried = metrics.paths == probe.query_paths.shape[1]
     st.caption(metrics_text(metrics, "adapted" if all_tried else "best so far"))
 
 
-def explorer(family: PointTaskFamily, sources: list[Source | None], following_live: bool, pretrained: bool) -> None:
+def explorer(
+    family: PointTaskFamily, sources: list[Source | None], following_live: bool, pretrained: bool, figure_height: int
+) -> None:
     """Probe-task picker, iteration and proposal sliders, and the two sides' figures with their metrics."""
     available = [source_iterations(source) if source is not None else [] for source in sources]
     iterations = next((items for items in available if items), None)
@@ -197,7 +202,7 @@ def explorer(family: PointTaskFamily, sources: list[Source | None], following_li
                 continue
             shown = nearest_iteration(items, st.session_state[ITERATION_KEY])
             title = f"{METHODS[side]} · iteration {shown}" + (" · pretrained" if pretrained else "")
-            panel(family, probe, side, task_index, title, None if side else proposals)
+            panel(family, probe, side, task_index, title, None if side else proposals, figure_height)
 
 
 page_setup("Explore")
@@ -224,9 +229,11 @@ pretrained = source_kind == "pretrained"
 live_name = session.store.name if session is not None else None
 candidates = assets.list_pretrained(assets.PRETRAINED_DIR, task) if pretrained else saved_runs(task=task)
 sides = [[source for source in candidates if (source.config.method == "pg_maml") == bool(side)] for side in (0, 1)]
+figure_height = FIGURE_HEIGHT
 if pretrained and all(len(side) < 2 for side in sides):  # nothing to choose: no picker row
     chosen = [side[0] if side else None for side in sides]
 else:
+    figure_height = FIGURE_HEIGHT_WITH_PICKERS
     chosen = []
     for side, column in enumerate(st.columns(2)):
         with column:
@@ -260,7 +267,7 @@ interval = PLAY_SECONDS if playing else tick_interval(session) if live_shown els
 def live_explorer() -> None:
     if live_shown:
         train_a_little(session, ticking=interval is not None)
-    explorer(TASK_FAMILIES[task], chosen, following and live_shown and not playing, pretrained)
+    explorer(TASK_FAMILIES[task], chosen, following and live_shown and not playing, pretrained, figure_height)
 
 
 live_explorer()

@@ -1,7 +1,7 @@
 """ES-MAML Studio: the dashboard's entry point (started by ``esmaml dashboard``, or ``streamlit run app/Home.py``)."""
 
 import streamlit as st
-from _shared.state import page_link, page_setup
+from _shared.state import PAGES, page_link, page_setup
 
 page_setup("Home")
 
@@ -20,6 +20,13 @@ policy-gradient baseline, explores in **action space** (one noisy policy, K jitt
 This dashboard lets you train both and watch the difference.
 """
 )
+
+lecture = st.button(
+    "Show the paper's exploration claim: ES-MAML beside PG-MAML", type="primary", icon=":material/explore:"
+)
+if lecture:  # Explore as a lecture view: the shipped pretrained policies, Four Corner first
+    st.session_state.update({"explore.source": "pretrained", "explore.task": "four_corner"})
+    st.switch_page(PAGES["Explore"][0])
 
 DESCRIPTIONS = {
     "Train": "pick a task, policy, method and operator; watch it learn live",

@@ -83,6 +83,16 @@ def test_home_explains_and_links_every_page(runs_dir):
     assert [link.proto.label for link in at.get("page_link")] == ["Train", "Explore", "Replay", "Compare", "Learn"]
 
 
+def test_home_opens_the_lecture_view_in_one_click(runs_dir):
+    at = open_page()
+    at.session_state["explore.source"] = "runs"  # even after looking at runs, the button shows the shipped policies
+    at.button[0].click().run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="explore.source").value == "pretrained"
+    assert at.segmented_control(key="explore.task").value == "four_corner"
+    assert len(at.get("plotly_chart")) == 2  # ES-MAML beside the shipped PG-MAML Four Corner meta-policy
+
+
 # --- Train -------------------------------------------------------------------------------------------
 
 
@@ -320,11 +330,25 @@ def test_two_tabs_train_side_by_side_without_disturbing_each_other(runs_dir):
 # --- Explore -----------------------------------------------------------------------------------------
 
 
+def open_explore_on_runs() -> AppTest:
+    at = open_page("2_Explore")
+    at.segmented_control(key="explore.source").set_value("runs").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def panel_metrics(at: AppTest) -> list[str]:
+    """The measured-exploration lines under each drawn panel."""
+    return [caption.value for caption in at.caption if "area covered" in caption.value]
+
+
 def test_explore_draws_es_paths_with_metrics_and_moves_through_iterations(runs_dir):
     train_saved_run(runs_dir, iterations=4, operator="hill_climb")
-    at = open_page("2_Explore")
-    assert len(at.get("plotly_chart")) == 2  # beside it, the shipped PG-MAML Four Corner meta-policy
-    assert {"Corners reached", "Paths: end distance", "Adapted: end distance"} <= set(metrics(at))
+    at = open_explore_on_runs()
+    assert len(at.get("plotly_chart")) == 1
+    assert "No PG-MAML run" in at.info[0].value
+    (shown,) = panel_metrics(at)
+    assert "corners visited" in shown and "path length" in shown and "adapted" in shown
     assert at.select_slider(key="explore.iteration").value == 4
     names = {trace.get("name") for trace in figure_data(at)}
     assert {"kept proposals", "rejected proposals", "meta-policy", "adapted policy", "goal"} <= names
@@ -333,14 +357,13 @@ def test_explore_draws_es_paths_with_metrics_and_moves_through_iterations(runs_d
     at.slider(key="explore.proposals").set_value(0).run()
     shown = {trace.get("name"): trace for trace in figure_data(at)}
     assert "best after 0 proposals" in shown and not coordinates(shown["kept proposals"])
-    es_side = {metric.label: metric.value for metric in at.metric[:3]}  # the PG-MAML side's follow
-    assert es_side["Corners reached"] == "0 / 4" and es_side["Paths: end distance"] == "—"
-    assert "Best so far: end distance" in es_side  # the numbers follow the proposals shown
+    (shown,) = panel_metrics(at)  # the numbers follow the proposals shown
+    assert "corners visited **0/4**" in shown and "area covered **0.0%**" in shown and "best so far" in shown
 
 
 def test_explore_plays_through_iterations(runs_dir):
     train_saved_run(runs_dir, iterations=3)
-    at = open_page("2_Explore")
+    at = open_explore_on_runs()
     at.select_slider(key="explore.iteration").set_value(1).run()
     at.button(key="explore.play").click().run()
     seen = [at.select_slider(key="explore.iteration").value]
@@ -352,38 +375,67 @@ def test_explore_plays_through_iterations(runs_dir):
 def test_explore_puts_es_and_pg_maml_side_by_side_on_the_same_tasks(runs_dir):
     train_saved_run(runs_dir, iterations=2, operator="es_grad")
     train_saved_run(runs_dir, iterations=2, method="pg_maml", task_batch=2)
-    at = open_page("2_Explore")
+    at = open_explore_on_runs()
     assert len(at.get("plotly_chart")) == 2
     goals = [[trace for trace in figure_data(at, side) if trace.get("name") == "goal"][0] for side in (0, 1)]
     assert coordinates(goals[0]) == coordinates(goals[1]) and coordinates(goals[0], "y") == coordinates(goals[1], "y")
-    assert len(at.metric) == 6
+    assert len(panel_metrics(at)) == 2
 
 
 def test_explore_records_paths_for_a_run_trained_without_them(runs_dir):
     with RunStore.create(runs_dir / "cli-run", TrainConfig(**{**QUICK, "probe_tasks": 0}, iterations=2)) as store:
         trainer, _ = store.restore_trainer()
         list(run_training(trainer, store, 2))
+    at = open_explore_on_runs()
+    assert not at.get("plotly_chart")
+    at.button(key="explore.record.0").click().run()
+    (chart,) = at.get("plotly_chart")
+    assert "iteration 2" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+
+
+def test_explore_shows_the_shipped_pretrained_policies_first(runs_dir):
+    train_saved_run(runs_dir, iterations=2)  # a saved run does not replace the lecture view's pretrained policies
     at = open_page("2_Explore")
-    assert [chart.key for chart in at.get("plotly_chart")] == ["explore.figure.True"]  # only the shipped PG side
-    at.button(key="explore.record.False").click().run()
-    assert len(at.get("plotly_chart")) == 2 and at.select_slider(key="explore.iteration").value == 2
-
-
-def test_explore_shows_a_pretrained_meta_policy(runs_dir):
-    at = open_page("2_Explore")  # no runs yet: the shipped four_corner assets are the only choices
-    chart, _ = at.get("plotly_chart")
-    assert at.selectbox(key="explore.run.False").value.name == "four_corner_es_maml_hill_climb_linear"
-    assert at.select_slider(key="explore.iteration").value == 200
+    assert at.segmented_control(key="explore.source").value == "pretrained"
+    (chart, *pg_chart) = at.get("plotly_chart")
     assert "iteration 200" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
-    assert metrics(at)["Adapted: end distance"]
-    at.radio(key="explore.task").set_value("goal_2d").run()  # shipped ES-MAML and PG-MAML assets side by side
-    assert len(at.get("plotly_chart")) == 2
-    assert at.selectbox(key="explore.run.True").value.name == "goal_2d_pg_maml_linear"
+    assert not at.get("select_slider")  # one iteration only: no slider
+    claims = [caption.value for caption in at.caption if "explores in" in caption.value]
+    assert ["parameter space" in claims[0], "action space" in claims[1]] == [True, True]
+    if not pg_chart:  # no PG-MAML Four Corner asset shipped yet: the PG panel says so
+        assert "No pretrained PG-MAML policy for Four Corner" in at.info[0].value
+    at.segmented_control(key="explore.task").set_value("goal_2d").run()  # shipped ES-MAML and PG-MAML side by side
+    assert len(at.get("plotly_chart")) == 2 and len(panel_metrics(at)) == 2 and not at.warning
+    es_metrics, pg_metrics = panel_metrics(at)
+    assert "corners visited" not in es_metrics and "path length" in pg_metrics
+    pg_title = json.loads(at.get("plotly_chart")[1].proto.spec)["layout"]["title"]["text"]
+    assert pg_title.startswith("PG-MAML")
+
+
+def test_explore_picks_up_a_pg_four_corner_asset_when_one_is_shipped(runs_dir, tmp_path, monkeypatch):
+    import esmaml_core.assets as assets
+
+    shipped = tmp_path / "assets"
+    shipped.mkdir()
+    for name in ("four_corner_es_maml_hill_climb_linear", "goal_2d_pg_maml_linear"):
+        for suffix in (".npz", ".json"):
+            source = assets.PRETRAINED_DIR / f"{name}{suffix}"
+            target = name.replace("goal_2d", "four_corner") + suffix
+            text = source.read_bytes()
+            if suffix == ".json":
+                meta = json.loads(text)
+                meta["config"]["task"] = "four_corner"
+                text = json.dumps(meta).encode()
+            (shipped / target).write_bytes(text)
+    monkeypatch.setattr(assets, "PRETRAINED_DIR", shipped)  # read by the page when it runs
+    at = open_page("2_Explore")
+    assert len(at.get("plotly_chart")) == 2 and not at.info
 
 
 def test_explore_keeps_this_tabs_run_training_live(runs_dir):
     at = start_training(open_page("1_Train"), iterations=30, perturbations=50, queries=20)
     at.switch_page("pages/2_Explore.py").run()
+    assert at.segmented_control(key="explore.source").value == "runs"  # this tab's run, not the shipped policies
     before = at.select_slider(key="explore.iteration").value
     at.run()
     at.run()

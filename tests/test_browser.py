@@ -27,6 +27,7 @@ from tests.dashboard_server import running_dashboard
 sync_api = pytest.importorskip("playwright.sync_api")
 SCREENSHOTS_DIR_ENV = "ESMAML_SCREENSHOTS_DIR"
 TALL = {"width": 1440, "height": 1750}
+LECTURE_SCREEN = {"width": 1280, "height": 720}  # a projector: the lecture view must fit it without scrolling
 PAGES = ("Train", "Explore", "Replay", "Compare", "Learn")
 LOCAL_SCHEMES = ("data", "blob", "file")
 pytestmark = [
@@ -82,11 +83,10 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             page.get_by_text("finished · iteration 25 of 25").wait_for(timeout=30_000)
             page.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
 
-            page.set_viewport_size(TALL)  # the figures sit below the controls
-            open_page(page, "Explore")
+            page.set_viewport_size(TALL)
+            open_page(page, "Explore")  # this tab's run beside the saved PG-MAML run (explore.png: the lecture test)
             page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # ES-MAML and PG-MAML side by side
-            sync_api.expect(page.get_by_text("Corners reached")).to_have_count(2)
-            page.screenshot(path=screenshots / "explore.png", full_page=True)
+            sync_api.expect(page.get_by_text("corners visited")).to_have_count(2)
 
             open_page(page, "Replay")
             page.get_by_label("MuJoCo task").wait_for()
@@ -110,6 +110,58 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             page.locator(".katex").nth(3).wait_for(timeout=30_000)  # the formulas, typeset
             page.wait_for_timeout(1_000)
             page.screenshot(path=screenshots / "learn.png", full_page=True)
+        finally:
+            browser.close()
+
+
+def assert_in_viewport(locator, viewport: dict) -> None:
+    box = locator.bounding_box()
+    assert box is not None and box["x"] >= 0 and box["y"] >= 0, box
+    assert box["x"] + box["width"] <= viewport["width"] and box["y"] + box["height"] <= viewport["height"], box
+
+
+def assert_panels_fit(page, panels: int) -> None:
+    """At least ``panels`` exploration plots drawn, each with its metrics, all inside the screen."""
+    plots, metrics = page.locator(".js-plotly-plot"), page.get_by_text("area covered")
+    plots.nth(panels - 1).wait_for(timeout=60_000)
+    page.wait_for_timeout(500)  # the last layout pass
+    drawn = plots.count()
+    if drawn == 1:  # the other panel says plainly what is missing
+        sync_api.expect(page.get_by_text("No pretrained PG-MAML policy")).to_be_visible()
+    sync_api.expect(metrics).to_have_count(drawn)
+    for index in range(drawn):
+        assert_in_viewport(plots.nth(index), LECTURE_SCREEN)
+        sync_api.expect(metrics.nth(index)).to_be_visible()
+        assert_in_viewport(metrics.nth(index), LECTURE_SCREEN)
+
+
+def test_the_lecture_view_fits_one_screen_from_a_single_click(tmp_path):
+    """Home -> "Show the paper's exploration claim": both methods' paths and metrics on a 1280x720 screen.
+
+    Then saved runs (two ES-MAML seeds, so a row of run pickers, and a PG-MAML run) fit it too.
+    """
+    screenshots = Path(os.environ.get(SCREENSHOTS_DIR_ENV) or tmp_path / "screenshots")
+    screenshots.mkdir(parents=True, exist_ok=True)
+    for values in ({"seed": 0}, {"seed": 1}, {"method": "pg_maml", "task_batch": 4}):
+        run = TrainingSession.start(TrainConfig.for_method(iterations=2, **values), tmp_path)
+        while run.status == "running":
+            run.advance(30.0)
+    with running_dashboard(tmp_path) as url, sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(SYSTEM_CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport=LECTURE_SCREEN)
+            page.goto(url)
+            page.get_by_role("button", name="Show the paper's exploration claim").click(timeout=30_000)
+            page.get_by_role("heading", name="Explore", level=1).wait_for(timeout=30_000)
+            for task, panels in (("Four Corner", 1), ("2D Goal", 2)):  # no PG-MAML Four Corner asset may be shipped
+                page.get_by_role("radio", name=task, exact=True).click()
+                assert_panels_fit(page, panels)
+            page.screenshot(path=screenshots / "explore.png")
+            page.get_by_role("radio", name="Four Corner", exact=True).click()
+            page.get_by_role("radio", name="saved & live runs", exact=True).click()
+            page.get_by_text("Meta-iteration").wait_for(timeout=30_000)
+            assert_panels_fit(page, 2)
+            assert page.evaluate("window.scrollY") == 0
         finally:
             browser.close()
 

@@ -6,7 +6,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from esmaml_core.comparison import CurveBand, robust_range
-from esmaml_core.exploration import REWARD_RADIUS, explored_paths
+from esmaml_core.exploration import CORNER_VISIT_RADIUS, REWARD_RADIUS, explored_paths
 from esmaml_core.results import ProbeTrajectories
 from esmaml_core.tasks.point import CORNERS, PointTaskFamily
 
@@ -107,21 +107,30 @@ def _paths_trace(paths: np.ndarray, name: str, color: str, width: float, dash: s
     return go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": color, "width": width, "dash": dash})
 
 
+def _circle(fig: go.Figure, centre: np.ndarray, radius: float, line: dict, fill: str = "rgba(0,0,0,0)") -> None:
+    """A circle drawn below the traces."""
+    x, y = centre
+    fig.add_shape(
+        type="circle",
+        x0=x - radius,
+        x1=x + radius,
+        y0=y - radius,
+        y1=y + radius,
+        line=line,
+        fillcolor=fill,
+        layer="below",
+    )
+
+
 def _task_geometry(fig: go.Figure, family: PointTaskFamily, goal: np.ndarray) -> float:
-    """Draw corners (reward radius) or the goal and arena; return the half-width of the view."""
+    """Draw corners (reward radius; visit radius inside) or the goal and arena; return the view's half-width."""
     if family.name == "four_corner":
         for corner in CORNERS:
             is_goal = bool(np.allclose(corner, goal))
-            fig.add_shape(
-                type="circle",
-                x0=corner[0] - REWARD_RADIUS,
-                x1=corner[0] + REWARD_RADIUS,
-                y0=corner[1] - REWARD_RADIUS,
-                y1=corner[1] + REWARD_RADIUS,
-                line={"color": ACCEPTED_COLOR if is_goal else "#adb5bd", "width": 2 if is_goal else 1, "dash": "dot"},
-                fillcolor=_rgba(ACCEPTED_COLOR, 0.10) if is_goal else "rgba(0,0,0,0)",
-                layer="below",
-            )
+            color = ACCEPTED_COLOR if is_goal else "#adb5bd"
+            fill = _rgba(ACCEPTED_COLOR, 0.10) if is_goal else "rgba(0,0,0,0)"
+            _circle(fig, corner, REWARD_RADIUS, {"color": color, "width": 2 if is_goal else 1, "dash": "dot"}, fill)
+            _circle(fig, corner, CORNER_VISIT_RADIUS, {"color": color, "width": 1})
         half_width = 4.4
     elif np.isfinite(family.position_clip):
         clip = family.position_clip
@@ -137,7 +146,12 @@ def _task_geometry(fig: go.Figure, family: PointTaskFamily, goal: np.ndarray) ->
 
 
 def exploration_figure(
-    family: PointTaskFamily, probe: ProbeTrajectories, task_index: int, proposals: int | None = None, title: str = ""
+    family: PointTaskFamily,
+    probe: ProbeTrajectories,
+    task_index: int,
+    proposals: int | None = None,
+    title: str = "",
+    height: int = 470,
 ) -> go.Figure:
     """The K exploration paths on one probe task, the meta-policy's path and the adapted one, to scale.
 
@@ -160,6 +174,6 @@ def exploration_figure(
     fig.add_trace(_paths_trace(highlight[None], highlight_name, ADAPTED_COLOR, 4.0))
     fig.update_xaxes(range=[-half_width, half_width], zeroline=False)
     fig.update_yaxes(range=[-half_width, half_width], zeroline=False, scaleanchor="x", scaleratio=1)
-    fig.update_layout(title=title, height=470, margin={"l": 10, "r": 10, "t": 40, "b": 10})
-    fig.update_layout(legend={"orientation": "h", "y": -0.05})
+    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=height)
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"font": {"size": 11}})
     return fig

@@ -157,7 +157,7 @@ def test_mlp_meta_gradient_matches_finite_differences_of_a_fixed_sample_objectiv
     normalizer = ObsNormalizer(np.array([0.2, -0.1]), np.array([0.6, 0.8]))
     evaluate = BatchEvaluator(learner.family, learner.policy, normalizer, config.horizon, rng)
     tasks = learner.family.task_params(np.array([3, 11]))
-    adaptation = learner.adapt(params, evaluate, tasks, rng)
+    adaptation = learner.sampled_adaptation(params, evaluate, tasks, rng)
     gradients = learner.task_meta_gradients(params, adaptation, slice(None))
     first_order = PGMAML(replace(config, first_order=True), learner.family)
     first_order_gradients = first_order.task_meta_gradients(params, adaptation, slice(None))

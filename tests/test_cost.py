@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from esmaml_core.config import MAX_ROWS, ConfigError, TrainConfig
-from esmaml_core.cost import memory_cap
+from esmaml_core.cost import describe_cost, format_duration, measured_steps_per_second, memory_cap
 
 # The peak of the arrays one probe iteration allocates (numpy reports its buffers to tracemalloc),
 # after a first iteration has compiled what needs compiling.
@@ -70,3 +70,11 @@ def test_runs_that_cannot_fit_are_refused_before_any_allocation(values, field, w
 
 def test_the_cap_is_at_most_half_the_machine():
     assert 0 < memory_cap() <= 8 * 2**30
+
+
+def test_the_cost_line_counts_steps_and_measures_this_machine():
+    config = TrainConfig(iterations=50, perturbations=10, probe_tasks=0)
+    assert measured_steps_per_second(config) > 1_000  # a batched point-task rollout: far more than this
+    line = describe_cost(config)
+    assert f"{config.iteration_cost().env_steps:,} env steps" in line and "50 iterations" in line
+    assert [format_duration(seconds) for seconds in (42, 720, 12_600)] == ["42 s", "12 min", "3.5 h"]

@@ -88,6 +88,55 @@ def family_fps(family: ForwardBackwardFamily) -> int:
     return int(round(1.0 / family.dt))
 
 
+def watched_states(
+    family: ForwardBackwardFamily,
+    policy: BatchPolicy,
+    params: np.ndarray,
+    normalizer: ObsNormalizer,
+    noise: np.ndarray,
+    actions: np.ndarray,
+    steps: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """States (steps + 1, nq + nv) and forward x (steps + 1,) of one simulation, for watching.
+
+    The recorded ``actions`` (T, act_dim) of a scored rollout are replayed in one ``MjData``
+    (bit-identical physics); past them, up to ``steps`` control steps, the policy ``params``
+    (P,) keeps acting on what it observes: a clip longer than the scored episode, for
+    watching only (a fallen walker stays on screen).
+    """
+    data = family.make_data()
+    family.reset_data(data, noise)
+    readout = family.read_data(data)
+    states, forward_x = [np.concatenate([data.qpos, data.qvel])], [readout.forward_x[0]]
+    for step in range(steps):
+        if step < len(actions):
+            action = actions[step]
+        else:
+            action = policy.act(params[None], normalizer(family.observe(readout)))[0]
+        family.step_data(data, action)
+        readout = family.read_data(data)
+        states.append(np.concatenate([data.qpos, data.qvel]))
+        forward_x.append(readout.forward_x[0])
+    return np.stack(states), np.array(forward_x)
+
+
+def iter_state_frames(
+    family: ForwardBackwardFamily, states: Iterable[np.ndarray], quality: RenderQuality = QUALITIES["fast"]
+) -> Iterator[np.ndarray]:
+    """Frames (height, width, 3) of the simulation states (nq + nv,) of ``watched_states``, one per state."""
+    import mujoco
+
+    data = family.make_data()
+    renderer = FrameRenderer(family.model, quality)
+    try:
+        for state in states:
+            data.qpos[:], data.qvel[:] = state[: family.model.nq], state[family.model.nq :]
+            mujoco.mj_forward(family.model, data)
+            yield renderer.render(data)
+    finally:
+        renderer.close()
+
+
 def iter_rollout_frames(
     family: ForwardBackwardFamily,
     policy: BatchPolicy,
@@ -106,16 +155,9 @@ def iter_rollout_frames(
     rollouts = family.rollout(
         policy, params[None], np.asarray(task)[None], normalizer, noise=noise[None], horizon=horizon, record=True
     )
-    data = family.make_data()
-    family.reset_data(data, noise)
-    renderer = FrameRenderer(family.model, quality)
-    try:
-        yield renderer.render(data)
-        for action in rollouts.actions[0, : rollouts.lengths[0]]:
-            family.step_data(data, action)
-            yield renderer.render(data)
-    finally:
-        renderer.close()
+    actions = rollouts.actions[0, : rollouts.lengths[0]]
+    states, _ = watched_states(family, policy, params, normalizer, noise, actions, len(actions))
+    yield from iter_state_frames(family, states, quality)
 
 
 def rollout_frames(*args, **kwargs) -> np.ndarray:
@@ -123,7 +165,7 @@ def rollout_frames(*args, **kwargs) -> np.ndarray:
     return np.stack(list(iter_rollout_frames(*args, **kwargs)))
 
 
-def encoder_command(width: int, height: int, fps: int, path: Path) -> list[str]:
+def encoder_command(width: int, height: int, fps: float, path: Path) -> list[str]:
     """imageio-ffmpeg's ffmpeg reading raw RGB frames on stdin, writing H.264 (yuv420p: plays in browsers)."""
     import imageio_ffmpeg
 
@@ -144,7 +186,7 @@ def encoder_command(width: int, height: int, fps: int, path: Path) -> list[str]:
     ]
 
 
-def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: int) -> Path:
+def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float) -> Path:
     """Write (H, W, 3) uint8 frames, H and W even, as an H.264 MP4; returns the path.
 
     Frames may come from a generator: ffmpeg encodes in its own process while they render.

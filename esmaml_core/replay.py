@@ -67,7 +67,9 @@ class AdaptationReplays:
 
     clips: tuple[Clip, ...]
     meta_returns: np.ndarray  # (n,) the meta-policy's return on each adapted clip's task, same start
+    kept: tuple[bool, ...]  # per task: adaptation returned the meta-policy itself (no query did better)
     start_noise: np.ndarray  # the family's start noise shared by every clip
+    horizon: int  # control steps of a scored episode
     seconds_per_step: float
     fps: float  # playback rate of the videos: real time
 
@@ -175,4 +177,6 @@ def replay_adaptation(
         video = encode(frames, 1.0 / (stride * dt))
         rewards, score = rollouts.rewards[row, :length], float(rollouts.returns[row])
         clips.append(Clip(label, task, video, rewards, score, positions, dt, bool(length < horizon)))
-    return AdaptationReplays(tuple(clips), rollouts.returns[: len(tasks)], start, dt, 1.0 / (stride * dt))
+    kept = tuple(bool(np.array_equal(row, meta)) for row in adapted)
+    meta_returns = rollouts.returns[: len(tasks)]
+    return AdaptationReplays(tuple(clips), meta_returns, kept, start, horizon, dt, 1.0 / (stride * dt))

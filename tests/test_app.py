@@ -494,7 +494,7 @@ def test_replay_shows_the_meta_policy_beside_its_forward_and_backward_adaptation
     assert len(directions) == 3 and "→ forward" in directions[1] and "← backward" in directions[2]
     traces = figure_data(at)
     assert [trace["name"] for trace in traces] == [
-        "Meta-policy (not adapted)",
+        "Meta-policy",
         "Adapted to forward",
         "Adapted to backward",
     ]
@@ -516,8 +516,8 @@ def test_replay_films_the_cartpole_before_and_after_adapting_to_a_bias(runs_dir)
     assert len(at.get("video")) == 2
     assert [metric.label for metric in at.metric] == ["Return on the bias +0.15 task"] * 2
     assert [trace["name"] for trace in figure_data(at)] == [
-        "Meta-policy (not adapted)",
-        "Meta-policy (not adapted): fell",  # trusting the biased sensor, it drifts off the track
+        "Meta-policy",
+        "Meta-policy: fell",  # trusting the biased sensor, it drifts off the track
         "Adapted to bias +0.15 rad",
     ]
     endings = [caption.value for caption in at.caption if "Fell at" in caption.value or "Scored" in caption.value]

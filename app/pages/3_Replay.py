@@ -83,14 +83,15 @@ def displacement_figure(replay: AdaptationReplays, titles: list[str], quantity: 
         replay.horizon * replay.seconds_per_step,
         line_dash="dot",
         annotation_text="horizon: scoring ends",
+        annotation_position="bottom right",
         line_color="#868e96",
     )
     fig.update_layout(
-        height=340,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        height=360,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
         xaxis_title="simulated time (s)",
         yaxis_title=quantity,
-        legend={"orientation": "h"},
+        legend={"orientation": "h", "x": 0, "y": 1.02, "yanchor": "bottom"},
     )
     return fig
 
@@ -146,7 +147,7 @@ if st.toggle("Render", value=False, key="replay.render", help="a few seconds per
     with st.spinner("Adapting and rendering…"):
         replay = cached_replay(source, iterations.get(source, 0), task, bias, int(seed))
     clip_seconds = (len(replay.meta.positions) - 1) * replay.seconds_per_step
-    titles = ["Meta-policy (not adapted)", *(f"Adapted to {clip.label}" for clip in replay.adapted)]
+    titles = ["Meta-policy", *(f"Adapted to {clip.label}" for clip in replay.adapted)]
     meta_returns = [None, *replay.meta_returns]  # what each adapted policy is compared with: same task, same start
     columns = st.columns(len(replay.clips))
     for column, title, clip, meta_return in zip(columns, titles, replay.clips, meta_returns, strict=True):

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer
-from esmaml_core.tasks.cartpole import TAU, BiasedSensorCartPoleFamily, physics_step
+from esmaml_core.tasks.cartpole import POLE_HALF_LENGTH, TAU, X_THRESHOLD, BiasedSensorCartPoleFamily, physics_step
 from esmaml_core.tasks.mujoco import ForwardBackwardFamily
 from esmaml_core.trainer import Trainer
 
@@ -103,20 +103,32 @@ def cartpole_watched_states(
     return np.stack(states)
 
 
-def watch(family, policy, params, task, normalizer, noise, actions, steps, stride) -> tuple[np.ndarray, Iterator]:
-    """(positions (steps + 1,), frames of every ``stride``-th state) of one policy, scored ``actions`` first.
+def watch(family, policy, params, task, normalizer, noise, actions, steps) -> tuple[np.ndarray, np.ndarray]:
+    """(states (steps + 1, ...), positions (steps + 1,)) of one policy, its scored ``actions`` replayed first.
 
     The family is the cart-pole or a MuJoCo one (``seconds_per_step`` refuses the others).
     """
     if isinstance(family, BiasedSensorCartPoleFamily):
+        states = cartpole_watched_states(family, policy, params, task, normalizer, noise, actions, steps)
+        return states, states[:, 0]
+    from esmaml_core.render import watched_states  # only MuJoCo replays need rendering
+
+    return watched_states(family, policy, params, normalizer, noise, actions, steps)
+
+
+def film(family, states: Sequence[np.ndarray], tasks: np.ndarray, stride: int) -> list[Iterator[np.ndarray]]:
+    """Frames of every ``stride``-th state of each clip; cart-pole clips share a view that keeps all carts in sight."""
+    if isinstance(family, BiasedSensorCartPoleFamily):
         from esmaml_core.cartpole_env import draw_cartpole
 
-        states = cartpole_watched_states(family, policy, params, task, normalizer, noise, actions, steps)
-        return states[:, 0], (draw_cartpole(state, task[0]) for state in states[::stride])
-    from esmaml_core.render import iter_state_frames, watched_states  # only MuJoCo replays need rendering
+        half_width = max(X_THRESHOLD, max(np.abs(clip[:, 0]).max() for clip in states) + 2 * POLE_HALF_LENGTH)
+        return [
+            (draw_cartpole(state, task[0], half_width) for state in clip[::stride])
+            for clip, task in zip(states, tasks, strict=True)
+        ]
+    from esmaml_core.render import iter_state_frames
 
-    states, positions = watched_states(family, policy, params, normalizer, noise, actions, steps)
-    return positions, iter_state_frames(family, states[::stride])
+    return [iter_state_frames(family, clip[::stride]) for clip in states]
 
 
 def seconds_per_step(family) -> float:
@@ -167,16 +179,31 @@ def replay_adaptation(
     )
     steps = max(horizon, math.ceil(min_seconds / dt - 1e-9))
     stride = math.ceil(1.0 / (dt * MAX_FPS) - 1e-9)
-    clips = []
-    for row, label in zip((0, *range(len(tasks), len(params))), (META_LABEL, *labels), strict=True):
-        length = rollouts.lengths[row]
-        task = np.concatenate([tasks, tasks])[row]
-        positions, frames = watch(
-            family, policy, params[row], task, evaluate.normalizer, start, rollouts.actions[row, :length], steps, stride
+    rows = [0, *range(len(tasks), len(params))]  # the meta-policy on the first task, each adapted one on its own
+    row_tasks = np.concatenate([tasks, tasks])[rows]
+    watched = [
+        watch(family, policy, params[row], task, evaluate.normalizer, start, actions[:length], steps)
+        for row, task, actions, length in zip(
+            rows, row_tasks, rollouts.actions[rows], rollouts.lengths[rows], strict=True
         )
-        video = encode(frames, 1.0 / (stride * dt))
-        rewards, score = rollouts.rewards[row, :length], float(rollouts.returns[row])
-        clips.append(Clip(label, task, video, rewards, score, positions, dt, bool(length < horizon)))
+    ]
+    fps = 1.0 / (stride * dt)
+    videos = [encode(frames, fps) for frames in film(family, [states for states, _ in watched], row_tasks, stride)]
+    clips = tuple(
+        Clip(
+            label,
+            task,
+            video,
+            rollouts.rewards[row, : rollouts.lengths[row]],
+            float(rollouts.returns[row]),
+            positions,
+            dt,
+            bool(rollouts.lengths[row] < horizon),
+        )
+        for row, label, task, video, (_, positions) in zip(
+            rows, (META_LABEL, *labels), row_tasks, videos, watched, strict=True
+        )
+    )
     kept = tuple(bool(np.array_equal(row, meta)) for row in adapted)
     meta_returns = rollouts.returns[: len(tasks)]
-    return AdaptationReplays(tuple(clips), meta_returns, kept, start, horizon, dt, 1.0 / (stride * dt))
+    return AdaptationReplays(clips, meta_returns, kept, start, horizon, dt, fps)

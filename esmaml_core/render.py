@@ -32,6 +32,8 @@ from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer
 from esmaml_core.tasks.mujoco import ForwardBackwardFamily
 
 TRACKING_CAMERA = "track"  # every gymnasium locomotion model has this torso-tracking camera
+START_LINE_SIZE = (0.02, 3.0, 0.002)  # half sizes (m) of the box drawn across the floor where x started
+START_LINE_RGBA = (0.9, 0.1, 0.1, 1.0)
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,30 @@ class FrameRenderer:
             mujoco.mjtRndFlag.mjRND_SKYBOX: quality.skybox,
         }
 
-    def render(self, data) -> np.ndarray:
+    def render(self, data, start_x: float | None = None) -> np.ndarray:
+        """The frame of ``data``; with ``start_x``, a red line across the floor marks where x started."""
         self.renderer.update_scene(data, camera=TRACKING_CAMERA)
         for flag, enabled in self.effects.items():
             self.renderer.scene.flags[flag] = enabled
+        if start_x is not None:
+            self.add_start_line(start_x)
         return self.renderer.render()
+
+    def add_start_line(self, x: float) -> None:
+        import mujoco
+
+        scene = self.renderer.scene
+        if scene.ngeom == scene.maxgeom:
+            return
+        mujoco.mjv_initGeom(
+            scene.geoms[scene.ngeom],
+            mujoco.mjtGeom.mjGEOM_BOX,
+            np.array(START_LINE_SIZE),
+            np.array([x, 0.0, START_LINE_SIZE[2]]),
+            np.eye(3).ravel(),
+            np.array(START_LINE_RGBA, dtype=np.float32),
+        )
+        scene.ngeom += 1
 
     def close(self) -> None:
         self.renderer.close()
@@ -121,9 +142,16 @@ def watched_states(
 
 
 def iter_state_frames(
-    family: ForwardBackwardFamily, states: Iterable[np.ndarray], quality: RenderQuality = QUALITIES["fast"]
+    family: ForwardBackwardFamily,
+    states: Iterable[np.ndarray],
+    quality: RenderQuality = QUALITIES["fast"],
+    start_x: float | None = None,
 ) -> Iterator[np.ndarray]:
-    """Frames (height, width, 3) of the simulation states (nq + nv,) of ``watched_states``, one per state."""
+    """Frames (height, width, 3) of the simulation states (nq + nv,) of ``watched_states``, one per state.
+
+    With ``start_x``, a red line across the floor marks the start: the tracking camera
+    follows the body, so the line shows which way and how far it went.
+    """
     import mujoco
 
     data = family.make_data()
@@ -132,7 +160,7 @@ def iter_state_frames(
         for state in states:
             data.qpos[:], data.qvel[:] = state[: family.model.nq], state[family.model.nq :]
             mujoco.mj_forward(family.model, data)
-            yield renderer.render(data)
+            yield renderer.render(data, start_x)
     finally:
         renderer.close()
 

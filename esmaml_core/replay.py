@@ -116,8 +116,12 @@ def watch(family, policy, params, task, normalizer, noise, actions, steps) -> tu
     return watched_states(family, policy, params, normalizer, noise, actions, steps)
 
 
-def film(family, states: Sequence[np.ndarray], tasks: np.ndarray, stride: int) -> list[Iterator[np.ndarray]]:
-    """Frames of every ``stride``-th state of each clip; cart-pole clips share a view that keeps all carts in sight."""
+def film(family, watched: Sequence[tuple[np.ndarray, np.ndarray]], tasks, stride: int) -> list[Iterator[np.ndarray]]:
+    """Frames of every ``stride``-th state of each watched (states, positions) clip, all from one start.
+
+    Cart-pole clips share a view that keeps every cart in sight; MuJoCo clips mark the start line.
+    """
+    states = [clip_states for clip_states, _ in watched]
     if isinstance(family, BiasedSensorCartPoleFamily):
         from esmaml_core.cartpole_env import draw_cartpole
 
@@ -128,7 +132,8 @@ def film(family, states: Sequence[np.ndarray], tasks: np.ndarray, stride: int) -
         ]
     from esmaml_core.render import iter_state_frames
 
-    return [iter_state_frames(family, clip[::stride]) for clip in states]
+    start_x = float(watched[0][1][0])
+    return [iter_state_frames(family, clip[::stride], start_x=start_x) for clip in states]
 
 
 def seconds_per_step(family) -> float:
@@ -188,7 +193,7 @@ def replay_adaptation(
         )
     ]
     fps = 1.0 / (stride * dt)
-    videos = [encode(frames, fps) for frames in film(family, [states for states, _ in watched], row_tasks, stride)]
+    videos = [encode(frames, fps) for frames in film(family, watched, row_tasks, stride)]
     clips = tuple(
         Clip(
             label,

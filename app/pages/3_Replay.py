@@ -122,7 +122,7 @@ else:
         "A forward/backward locomotion task: the same body must run **forward** on some tasks and **backward** on "
         "others, and nothing in what it observes says which. The meta-policy alone (left) cannot know; given K "
         "queries of a task it adapts, to forward (middle) or to backward (right). All three start from the same "
-        "state."
+        "state; the camera follows the body, and a red line across the floor marks where it started."
     )
 pretrained, runs = list_pretrained(task=task), saved_runs(task=task)
 sources = {str(asset.path): f"pretrained: {asset.name} ({asset.iteration} it.)" for asset in pretrained}

@@ -42,7 +42,7 @@ class Clip:
     video: bytes  # H.264 MP4
     rewards: np.ndarray  # (scored steps,) per-step rewards of the scored episode
     score: float  # its return, as training sums it
-    positions: np.ndarray  # (clip steps + 1,) x from the start, scored steps first, then watched ones
+    positions: np.ndarray  # (clip steps + 1,) x at each step (world frame), scored steps first, then watched ones
     seconds_per_step: float
     fell: bool  # the scored episode ended before the horizon
 

@@ -26,6 +26,7 @@ CART_COLOUR = (40, 40, 40)
 POLE_COLOUR = (200, 130, 60)
 SENSED_POLE_COLOUR = (120, 160, 230)
 TRACK_COLOUR = (0, 0, 0)
+CART_HALF_WIDTH = 0.25  # m, as drawn
 
 
 class BiasedSensorCartPoleEnv(TaskChoiceMixin, gym.Env):
@@ -59,19 +60,31 @@ class BiasedSensorCartPoleEnv(TaskChoiceMixin, gym.Env):
 
     def render(self):
         """A 200x400 side view: track, cart, the true pole (orange) and the pole as sensed (blue)."""
-        height, width = 200, 400
-        scale = width / (2 * X_THRESHOLD)
-        image = np.full((height, width, 3), 255, dtype=np.uint8)
-        track_row = 150
-        image[track_row, :] = TRACK_COLOUR
-        cart_column = int(round(width / 2 + self.state[0] * scale))
-        image[track_row - 15 : track_row + 1, max(cart_column - 25, 0) : max(cart_column + 25, 0)] = CART_COLOUR
-        sensed_angle = self.state[2] + self.task[0]
-        for angle, colour in ((sensed_angle, SENSED_POLE_COLOUR), (self.state[2], POLE_COLOUR)):
-            along = np.linspace(0.0, 2 * POLE_HALF_LENGTH * scale, 100)
-            columns = np.round(cart_column + along * np.sin(angle)).astype(int)
-            rows = np.round(track_row - 15 - along * np.cos(angle)).astype(int)
-            for offset in (-1, 0, 1):
-                inside = (columns + offset >= 0) & (columns + offset < width) & (rows >= 0) & (rows < height)
-                image[rows[inside], columns[inside] + offset] = colour
-        return image
+        return draw_cartpole(self.state, self.task[0])
+
+
+def draw_cartpole(state: np.ndarray, bias: float, half_width: float = X_THRESHOLD) -> np.ndarray:
+    """A (200, 400, 3) uint8 side view of ``state`` (x, x_dot, theta, theta_dot): track, cart, true and sensed pole.
+
+    The view spans x in [-half_width, half_width] m; ticks mark the track's ends (±2.4 m).
+    """
+    height, width = 200, 400
+    scale = width / (2 * half_width)
+    image = np.full((height, width, 3), 255, dtype=np.uint8)
+    track_row = 150
+    image[track_row, :] = TRACK_COLOUR
+    for end in (-X_THRESHOLD, X_THRESHOLD):
+        column = min(int(round(width / 2 + end * scale)), width - 1)
+        image[track_row : track_row + 10, max(column - 1, 0) : column + 1] = TRACK_COLOUR
+    cart_column = int(round(width / 2 + state[0] * scale))
+    cart_half = int(round(CART_HALF_WIDTH * scale))
+    cart_columns = slice(min(max(cart_column - cart_half, 0), width), min(max(cart_column + cart_half, 0), width))
+    image[track_row - 15 : track_row + 1, cart_columns] = CART_COLOUR
+    for angle, colour in ((state[2] + bias, SENSED_POLE_COLOUR), (state[2], POLE_COLOUR)):
+        along = np.linspace(0.0, 2 * POLE_HALF_LENGTH * scale, 100)
+        columns = np.round(cart_column + along * np.sin(angle)).astype(int)
+        rows = np.round(track_row - 15 - along * np.cos(angle)).astype(int)
+        for offset in (-1, 0, 1):
+            inside = (columns + offset >= 0) & (columns + offset < width) & (rows >= 0) & (rows < height)
+            image[rows[inside], columns[inside] + offset] = colour
+    return image

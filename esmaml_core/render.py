@@ -32,6 +32,8 @@ from esmaml_core.tasks.base import BatchPolicy, ObsNormalizer
 from esmaml_core.tasks.mujoco import ForwardBackwardFamily
 
 TRACKING_CAMERA = "track"  # every gymnasium locomotion model has this torso-tracking camera
+START_LINE_SIZE = (0.02, 3.0, 0.002)  # half sizes (m) of the box drawn across the floor where x started
+START_LINE_RGBA = (0.9, 0.1, 0.1, 1.0)
 
 
 @dataclass(frozen=True)
@@ -73,11 +75,30 @@ class FrameRenderer:
             mujoco.mjtRndFlag.mjRND_SKYBOX: quality.skybox,
         }
 
-    def render(self, data) -> np.ndarray:
+    def render(self, data, start_x: float | None = None) -> np.ndarray:
+        """The frame of ``data``; with ``start_x``, a red line across the floor marks where x started."""
         self.renderer.update_scene(data, camera=TRACKING_CAMERA)
         for flag, enabled in self.effects.items():
             self.renderer.scene.flags[flag] = enabled
+        if start_x is not None:
+            self.add_start_line(start_x)
         return self.renderer.render()
+
+    def add_start_line(self, x: float) -> None:
+        import mujoco
+
+        scene = self.renderer.scene
+        if scene.ngeom == scene.maxgeom:
+            return
+        mujoco.mjv_initGeom(
+            scene.geoms[scene.ngeom],
+            mujoco.mjtGeom.mjGEOM_BOX,
+            np.array(START_LINE_SIZE),
+            np.array([x, 0.0, START_LINE_SIZE[2]]),
+            np.eye(3).ravel(),
+            np.array(START_LINE_RGBA, dtype=np.float32),
+        )
+        scene.ngeom += 1
 
     def close(self) -> None:
         self.renderer.close()
@@ -86,6 +107,62 @@ class FrameRenderer:
 def family_fps(family: ForwardBackwardFamily) -> int:
     """Frames per second that play a rollout in real time: one frame per control step."""
     return int(round(1.0 / family.dt))
+
+
+def watched_states(
+    family: ForwardBackwardFamily,
+    policy: BatchPolicy,
+    params: np.ndarray,
+    normalizer: ObsNormalizer,
+    noise: np.ndarray,
+    actions: np.ndarray,
+    steps: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """States (steps + 1, nq + nv) and forward x (steps + 1,) of one simulation, for watching.
+
+    The recorded ``actions`` (T, act_dim) of a scored rollout are replayed in one ``MjData``
+    (bit-identical physics); past them, up to ``steps`` control steps, the policy ``params``
+    (P,) keeps acting on what it observes: a clip longer than the scored episode, for
+    watching only (a fallen walker stays on screen).
+    """
+    data = family.make_data()
+    family.reset_data(data, noise)
+    readout = family.read_data(data)
+    states, forward_x = [np.concatenate([data.qpos, data.qvel])], [readout.forward_x[0]]
+    for step in range(steps):
+        if step < len(actions):
+            action = actions[step]
+        else:
+            action = policy.act(params[None], normalizer(family.observe(readout)))[0]
+        family.step_data(data, action)
+        readout = family.read_data(data)
+        states.append(np.concatenate([data.qpos, data.qvel]))
+        forward_x.append(readout.forward_x[0])
+    return np.stack(states), np.array(forward_x)
+
+
+def iter_state_frames(
+    family: ForwardBackwardFamily,
+    states: Iterable[np.ndarray],
+    quality: RenderQuality = QUALITIES["fast"],
+    start_x: float | None = None,
+) -> Iterator[np.ndarray]:
+    """Frames (height, width, 3) of the simulation states (nq + nv,) of ``watched_states``, one per state.
+
+    With ``start_x``, a red line across the floor marks the start: the tracking camera
+    follows the body, so the line shows which way and how far it went.
+    """
+    import mujoco
+
+    data = family.make_data()
+    renderer = FrameRenderer(family.model, quality)
+    try:
+        for state in states:
+            data.qpos[:], data.qvel[:] = state[: family.model.nq], state[family.model.nq :]
+            mujoco.mj_forward(family.model, data)
+            yield renderer.render(data, start_x)
+    finally:
+        renderer.close()
 
 
 def iter_rollout_frames(
@@ -106,16 +183,9 @@ def iter_rollout_frames(
     rollouts = family.rollout(
         policy, params[None], np.asarray(task)[None], normalizer, noise=noise[None], horizon=horizon, record=True
     )
-    data = family.make_data()
-    family.reset_data(data, noise)
-    renderer = FrameRenderer(family.model, quality)
-    try:
-        yield renderer.render(data)
-        for action in rollouts.actions[0, : rollouts.lengths[0]]:
-            family.step_data(data, action)
-            yield renderer.render(data)
-    finally:
-        renderer.close()
+    actions = rollouts.actions[0, : rollouts.lengths[0]]
+    states, _ = watched_states(family, policy, params, normalizer, noise, actions, len(actions))
+    yield from iter_state_frames(family, states, quality)
 
 
 def rollout_frames(*args, **kwargs) -> np.ndarray:
@@ -123,7 +193,7 @@ def rollout_frames(*args, **kwargs) -> np.ndarray:
     return np.stack(list(iter_rollout_frames(*args, **kwargs)))
 
 
-def encoder_command(width: int, height: int, fps: int, path: Path) -> list[str]:
+def encoder_command(width: int, height: int, fps: float, path: Path) -> list[str]:
     """imageio-ffmpeg's ffmpeg reading raw RGB frames on stdin, writing H.264 (yuv420p: plays in browsers)."""
     import imageio_ffmpeg
 
@@ -144,7 +214,7 @@ def encoder_command(width: int, height: int, fps: int, path: Path) -> list[str]:
     ]
 
 
-def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: int) -> Path:
+def write_mp4(frames: Iterable[np.ndarray], path: str | Path, fps: float) -> Path:
     """Write (H, W, 3) uint8 frames, H and W even, as an H.264 MP4; returns the path.
 
     Frames may come from a generator: ffmpeg encodes in its own process while they render.

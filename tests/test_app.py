@@ -525,10 +525,52 @@ def test_replay_preselects_this_tabs_run_and_keeps_one_choice_per_task(runs_dir)
     )  # not the untrained policy chosen on another task
 
 
-def test_replay_renders_before_and_after_videos_with_returns(runs_dir):
+def rendered_replay(task: str) -> AppTest:
     at = open_page("3_Replay")
-    at.selectbox(key="replay.task").set_value("fb_swimmer").run()
+    at.selectbox(key="replay.task").set_value(task).run()
+    assert "pretrained" in at.selectbox(key=f"replay.source.{task}").format_func(
+        at.selectbox(key=f"replay.source.{task}").value
+    )  # a meta-policy worth adapting is shown first, not the untrained one
     at.toggle(key="replay.render").set_value(True).run()
-    assert not at.exception
-    assert len(at.get("video")) == 2 and len(at.get("plotly_chart")) == 1
-    assert [metric.label for metric in at.metric] == ["Return", "Return"]
+    assert not at.exception, at.exception
+    return at
+
+
+def test_replay_shows_the_meta_policy_beside_its_forward_and_backward_adaptations(runs_dir):
+    at = rendered_replay("fb_swimmer")
+    assert len(at.get("video")) == 3
+    assert [metric.label for metric in at.metric] == [
+        f"Return on the {name} task" for name in ("forward",) * 2 + ("backward",)
+    ]
+    directions = [text.value for text in at.markdown if "mean x-velocity" in text.value]
+    assert len(directions) == 3 and "→ forward" in directions[1] and "← backward" in directions[2]
+    traces = figure_data(at)
+    assert [trace["name"] for trace in traces] == [
+        "Meta-policy",
+        "Adapted to forward",
+        "Adapted to backward",
+    ]
+    forward, backward = (coordinates(trace, "y")[-1] for trace in traces[1:])
+    assert forward > 0 > backward  # x-displacement: the two adaptations travel opposite ways
+
+
+def test_replay_says_plainly_when_adaptation_did_not_help(runs_dir):
+    at = rendered_replay("fb_walker")  # seed 0: hill climbing kept a lucky query for the forward task
+    warnings = [warning.value for warning in at.warning]
+    assert len(warnings) == 1 and "did not help" in warnings[0] and "hill climbing" in warnings[0]
+    assert "lucky" in warnings[0]
+    watched = [caption.value for caption in at.caption if "shown for watching, not scored" in caption.value]
+    assert len(watched) == 3  # 0.8 s of scored walking, filmed for 4 s
+
+
+def test_replay_films_the_cartpole_before_and_after_adapting_to_a_bias(runs_dir):
+    at = rendered_replay("biased_sensor_cartpole")
+    assert len(at.get("video")) == 2
+    assert [metric.label for metric in at.metric] == ["Return on the bias +0.15 task"] * 2
+    assert [trace["name"] for trace in figure_data(at)] == [
+        "Meta-policy",
+        "Meta-policy: fell",  # trusting the biased sensor, it drifts off the track
+        "Adapted to bias +0.15 rad",
+    ]
+    endings = [caption.value for caption in at.caption if "Fell at" in caption.value or "Scored" in caption.value]
+    assert endings[0].startswith("Fell at") and endings[1].startswith("Scored for the whole")

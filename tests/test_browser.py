@@ -88,11 +88,13 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # ES-MAML and PG-MAML side by side
             sync_api.expect(page.get_by_text("corners visited")).to_have_count(2)
 
-            open_page(page, "Replay")
-            page.get_by_label("MuJoCo task").wait_for()
-            page.get_by_text("backward (−1)").click()
+            open_page(page, "Replay")  # the pretrained swimmer, unadapted and adapted both ways
+            page.get_by_label("Task", exact=True).wait_for()
             page.get_by_text("Render", exact=True).click()
-            page.locator("video").nth(1).wait_for(timeout=90_000)
+            page.locator("video").nth(2).wait_for(timeout=90_000)
+            sync_api.expect(page.locator("video")).to_have_count(3)
+            sync_api.expect(page.get_by_text("→ forward")).not_to_have_count(0)
+            sync_api.expect(page.get_by_text("← backward")).not_to_have_count(0)
             page.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
             page.wait_for_timeout(1_500)  # first video frames
             page.screenshot(path=screenshots / "replay.png", full_page=True)

@@ -12,8 +12,10 @@ from esmaml_core.render import (
     QUALITIES,
     FrameRenderer,
     family_fps,
+    iter_state_frames,
     render_adaptation_video,
     rollout_frames,
+    watched_states,
     write_mp4,
 )
 from esmaml_core.tasks import ObsNormalizer, get_task_family
@@ -75,3 +77,25 @@ def test_quality_sets_size_and_effects_without_touching_the_shared_model():
             assert renderer.renderer.scene.flags[flag] == effects
         renderer.close()
     assert env.family.model.vis.quality.offsamples == samples
+
+
+def test_watching_past_the_recorded_actions_lets_the_policy_act_on(swimmer):
+    family, policy, params, noise = swimmer
+    normalizer = ObsNormalizer.identity(family.obs_dim)
+    rollouts = family.rollout(
+        policy, params[:1], np.array([[1.0]]), normalizer, noise=noise[None], horizon=20, record=True
+    )
+    recorded = rollouts.actions[0]
+    full, full_x = watched_states(family, policy, params[0], normalizer, noise, recorded, 20)
+    half, half_x = watched_states(family, policy, params[0], normalizer, noise, recorded[:10], 20)
+    np.testing.assert_array_equal(half, full)  # from step 10 on the policy chose what the rollout recorded
+    np.testing.assert_array_equal(half_x, half[:, 0])  # the swimmer's forward x is its root slide joint
+    assert half_x[-1] != half_x[0]
+
+
+def test_a_red_start_line_marks_where_x_started(swimmer):
+    family, policy, params, noise = swimmer
+    states, positions = watched_states(family, policy, params[0], ObsNormalizer.identity(family.obs_dim), noise, [], 0)
+    plain, marked = (next(iter_state_frames(family, states, start_x=x)).astype(int) for x in (None, positions[0]))
+    red = (marked[..., 0] > 180) & (marked[..., 1] < 80) & (marked[..., 2] < 80)
+    assert red.sum() > 200 and not ((plain[..., 0] > 180) & (plain[..., 1] < 80) & (plain[..., 2] < 80)).any()

@@ -83,7 +83,10 @@ def parse_hidden_sizes(text: str) -> tuple[int, ...]:
 
 
 def build_config(values: dict) -> TrainConfig:
-    """A validated config from form values; fields that do not apply to the chosen method are dropped."""
+    """A validated config from form values (layer sizes as typed text or a tuple); fields that do not apply to
+    the chosen method are dropped."""
+    if isinstance(values.get("hidden"), str):
+        values = {**values, "hidden": parse_hidden_sizes(values["hidden"])}
     method, task = values.get("method", TrainConfig.method), values.get("task", TrainConfig.task)
     wanted = shown_fields({**values, "method": method, "task": task})
     return TrainConfig.from_given({name: value for name, value in values.items() if name in wanted})

@@ -146,6 +146,16 @@ def test_train_x_axis_switches_to_env_steps_and_wall_time(runs_dir):
         ("number_input", "train.queries", 0, "queries"),
     ],
 )
+def test_train_shows_the_cost_before_start_and_warns_what_would_be_refused(runs_dir):
+    at = open_page("1_Train")
+    (line,) = [caption.value for caption in at.caption if caption.value.startswith("Cost:")]
+    assert "env steps" in line and "GiB" in line and "50 iterations" in line
+    at.number_input(key="train.perturbations").set_value(99_999).run()  # would need tens of GiB per iteration
+    warning = [caption.value for caption in at.caption if "GiB of memory" in caption.value]
+    assert warning and "Perturbations n" in warning[0]
+    assert not any(caption.value.startswith("Cost:") for caption in at.caption)
+
+
 def test_train_invalid_input_shows_an_error_not_a_traceback(runs_dir, widget, key, value, field):
     at = open_page("1_Train")
     getattr(at, widget)(key=key).set_value(value)

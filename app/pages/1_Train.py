@@ -16,6 +16,7 @@ from _shared.state import (
 
 from esmaml_core.comparison import metric_curves
 from esmaml_core.config import OPTIONS, ConfigError, TrainConfig
+from esmaml_core.cost import describe_cost
 from esmaml_core.errors import RunStoreError
 from esmaml_core.form import (
     KEPT_ON_METHOD_CHANGE,
@@ -24,7 +25,6 @@ from esmaml_core.form import (
     choice_label,
     choices,
     form_defaults,
-    parse_hidden_sizes,
     sections,
     shown_fields,
 )
@@ -101,18 +101,37 @@ def sidebar_form() -> dict | None:
             if name in ("task", "method") or name in shown:
                 values[name] = field_input(name, method, defaults)
             method, task = values.get("method", method), values.get("task", task)
+    cost_preview(values)
     return values if st.button("Start training", type="primary", key="start", width="stretch") else None
+
+
+def error_text(error: ConfigError) -> str:
+    """A config error in the form's words: the field's label, then the rule."""
+    label = OPTIONS[error.field].label if error.field in OPTIONS else error.field
+    return f"**{label}** (`{error.field}`): got {error.value!r}; {error.allowed}"
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cost_line(config: TrainConfig) -> str:
+    return describe_cost(config)  # times a short rollout of the task: once per configuration
+
+
+def cost_preview(values: dict) -> None:
+    """Under the form, before Start: what one iteration and the run will cost, or what would refuse the run."""
+    try:
+        config = build_config(values)
+    except ConfigError as error:
+        st.caption(f":material/warning: {error_text(error)}")
+        return
+    st.caption(f"Cost: {cost_line(config)}.")
 
 
 def start(values: dict) -> None:
     """Validate the form and start a run; a bad value is shown, never raised."""
     try:
-        if "hidden" in values:
-            values = {**values, "hidden": parse_hidden_sizes(values["hidden"])}
         session = TrainingSession.start(build_config(values))
     except ConfigError as error:
-        label = OPTIONS[error.field].label if error.field in OPTIONS else error.field
-        st.error(f"**{label}** (`{error.field}`): got {error.value!r}; {error.allowed}", icon=":material/error:")
+        st.error(error_text(error), icon=":material/error:")
         return
     except (MemoryError, RunStoreError) as error:
         st.error(f"Cannot set up this run: {error}", icon=":material/error:")

@@ -138,14 +138,6 @@ def test_train_x_axis_switches_to_env_steps_and_wall_time(runs_dir):
     assert steps[0] > 1000 and steps == sorted(steps)
 
 
-@pytest.mark.parametrize(
-    ("widget", "key", "value", "field"),
-    [
-        ("number_input", "train.sigma", 0.0, "sigma"),
-        ("number_input", "train.lr", -1.0, "lr"),
-        ("number_input", "train.queries", 0, "queries"),
-    ],
-)
 def test_train_shows_the_cost_before_start_and_warns_what_would_be_refused(runs_dir):
     at = open_page("1_Train")
     (line,) = [caption.value for caption in at.caption if caption.value.startswith("Cost:")]
@@ -156,6 +148,14 @@ def test_train_shows_the_cost_before_start_and_warns_what_would_be_refused(runs_
     assert not any(caption.value.startswith("Cost:") for caption in at.caption)
 
 
+@pytest.mark.parametrize(
+    ("widget", "key", "value", "field"),
+    [
+        ("number_input", "train.sigma", 0.0, "sigma"),
+        ("number_input", "train.lr", -1.0, "lr"),
+        ("number_input", "train.queries", 0, "queries"),
+    ],
+)
 def test_train_invalid_input_shows_an_error_not_a_traceback(runs_dir, widget, key, value, field):
     at = open_page("1_Train")
     getattr(at, widget)(key=key).set_value(value)

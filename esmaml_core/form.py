@@ -3,7 +3,8 @@
 Which fields the form shows for a method and operator, in which section, with which
 choices and starting values, and how its values become a validated ``TrainConfig``:
 the rules are those of ``TrainConfig.validate``, so the form never offers what
-validation would refuse. The app only draws what this module decides.
+validation would refuse. A preset (``esmaml_core.presets``) fills the form with its
+values. The app only draws what this module decides.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from esmaml_core.config import OPTIONS, SECTIONS, ConfigError, Option, TrainConfig, applies
+from esmaml_core.presets import PRESETS, preset_values
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.mujoco import ForwardBackwardFamily
 
@@ -51,6 +53,29 @@ def form_defaults(method: str, task: str) -> dict:
     if isinstance(TASK_FAMILIES[task], ForwardBackwardFamily):
         values.update(MUJOCO_FORM_DEFAULTS)
     return values
+
+
+NO_PRESET = ""
+
+
+def preset_choices() -> tuple[str, ...]:
+    """The Preset box's choices: none, then every preset."""
+    return (NO_PRESET, *PRESETS)
+
+
+def preset_label(name: str) -> str:
+    return "none (choose the options below)" if name == NO_PRESET else PRESETS.label(name)
+
+
+def preset_form_values(name: str) -> dict[str, object]:
+    """What preset ``name`` puts in the form: every offered field, the preset's values over the starting
+    values of its method and task (layer sizes as text, as the form types them)."""
+    values = preset_values(name)
+    values = {**form_defaults(values["method"], values["task"]), **values}
+    return {
+        field: ", ".join(map(str, values[field])) if declared.kind == "sizes" else values[field]
+        for field, declared in form_options().items()
+    }
 
 
 def choices(name: str, method: str) -> tuple[str, ...]:

@@ -87,8 +87,10 @@ def choices(name: str, method: str) -> tuple[str, ...]:
 
 
 def _accepted(method: str, name: str, value: str) -> bool:
+    """Whether ``value`` is valid for field ``name`` under ``method``, where the field applies."""
+    conditions = {other: allowed[0] for other, allowed in OPTIONS[name].when}
     try:
-        TrainConfig.for_method(method=method, **{name: value}).validate()
+        TrainConfig.for_method(method=method, **conditions, **{name: value}).validate()
     except ConfigError:
         return False
     return True

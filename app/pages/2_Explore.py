@@ -15,6 +15,7 @@ from esmaml_core.exploration import (
     probe_policy,
     record_checkpoint_probe,
 )
+from esmaml_core.methods import PG_METHODS
 from esmaml_core.results import ProbeTrajectories
 from esmaml_core.runs import RunStore
 from esmaml_core.tasks import TASK_FAMILIES
@@ -170,7 +171,7 @@ for column, (title, subtitle, pg) in zip(st.columns(2), SIDES, strict=True):
     with column:
         st.subheader(title)
         st.caption(subtitle)
-        side = [source for source in all_sources if (source.config.method == "pg_maml") == pg]
+        side = [source for source in all_sources if (source.config.method in PG_METHODS) == pg]
         chosen.append(choose_source(side, pg, live_name))
 
 playing = bool(st.session_state.get(PLAYING_KEY))

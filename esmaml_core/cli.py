@@ -7,7 +7,8 @@
     python -m esmaml_core render --run runs/swimmer --task-index 0 --out video.mp4
 
 Training options map one to one onto ``TrainConfig`` fields (``--adaptation-sigma`` is
-``adaptation_sigma``); an option left out takes the config default. Bad input prints
+``adaptation_sigma``); an option left out takes the preset's value (``--preset NAME``,
+``esmaml_core.presets``), else the config default. Bad input prints
 one ``error:`` line naming the option, the value and what is allowed, and exits 2.
 """
 
@@ -23,6 +24,7 @@ from esmaml_core.assets import asset_paths
 from esmaml_core.config import EXECUTION_FIELDS, OPTIONS, ConfigError, Option, TrainConfig, applies, requirement
 from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunStoreError, WorkerError
 from esmaml_core.launcher import add_dashboard_parser, command_dashboard
+from esmaml_core.presets import PRESETS, with_preset
 from esmaml_core.runs import RunStore, load_trainer, run_training
 from esmaml_core.tasks.base import fixed_tasks
 
@@ -122,6 +124,12 @@ def build_parser() -> ArgumentParser:
 
     train = commands.add_parser("train", help="meta-train a policy into a run folder")
     add_train_options(train)
+    train.add_argument(
+        "--preset",
+        default=None,
+        help=f"start from a named configuration ({', '.join(PRESETS)}); options given here win "
+        "(docs/ARCHITECTURE.md, Presets)",
+    )
     train.add_argument("--out", required=True, help="run folder to create (or to continue with --resume)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its last good checkpoint")
     train.add_argument("--force", action="store_true", help="replace an existing --out folder")
@@ -195,6 +203,8 @@ def open_run_for_training(args: argparse.Namespace) -> tuple[RunStore, TrainConf
     if not args.out.strip():
         raise ConfigError("out", args.out, "a folder path")
     values = given_config_values(args)
+    if args.preset is not None:
+        values = with_preset(args.preset, values)
     if args.resume:
         if args.force:
             raise ConfigError("force", True, "--resume continues a run, --force replaces it: give one of them")

@@ -8,7 +8,8 @@ the command line (``esmaml_core.cli``), the dashboard's Train form
 option means adding one field here (and reading it where it is used).
 
 Defaults follow the ES-MAML reference code (``es_maml/config.py``); a method may
-declare its own (PG-MAML trains with Adam on 20 tasks per iteration).
+declare its own (PG-MAML trains with Adam on 20 tasks per iteration). Named sets of
+values with their sources are presets (``esmaml_core.presets``).
 ``validate()`` raises ``ConfigError`` naming the field, the value and what is allowed.
 """
 
@@ -24,9 +25,9 @@ from esmaml_core.cost import IterationCost, iteration_cost, memory_cap
 from esmaml_core.errors import ConfigError
 from esmaml_core.executors import EXECUTORS
 from esmaml_core.fitness import FITNESS_SHAPINGS
-from esmaml_core.methods import METHODS
+from esmaml_core.methods import METHODS, PG_METHODS
 from esmaml_core.optimizers import OPTIMIZERS
-from esmaml_core.policies import POLICIES
+from esmaml_core.policies import ACTIVATIONS, POLICIES
 from esmaml_core.registry import Registry
 from esmaml_core.sampling import SAMPLERS
 from esmaml_core.tasks import TASK_FAMILIES
@@ -41,8 +42,17 @@ MAX_HORIZON = 100_000
 MAX_INNER_STEPS = 20
 MAX_ITERATIONS = 10_000_000
 MAX_WORKERS = 1024
+MAX_SOLVER_STEPS = 1000  # conjugate-gradient iterations, line-search steps, ProMP outer steps
 SIZE_FIELDS = ("perturbations", "queries", "eval_tasks", "task_batch", "horizon", "inner_steps", "hidden")
 ES_METHODS = ("es_maml", "es_maml_first_order")
+PG_DEFAULTS = (("task_batch", 20), ("alpha", 0.001))  # PG-MAML's sweep (docs/ARCHITECTURE.md); the family shares them
+
+
+def for_pg(name: str, *more: tuple[str, object]) -> tuple[tuple[str, object], ...]:
+    """``method_defaults`` giving every PG-family method the PG default of field ``name``, then ``more``."""
+    return tuple((method, dict(PG_DEFAULTS)[name]) for method in PG_METHODS) + more
+
+
 SECTIONS = (
     "Task",
     "Method",
@@ -98,7 +108,7 @@ class TrainConfig:
     policy: str = option(
         "linear",
         "Policy",
-        "policy class: linear, or an MLP with ReLU hidden layers (tanh output, as every policy)",
+        "policy class: linear, or an MLP with ReLU or tanh hidden layers (tanh output, as every policy)",
         "Task",
         "choice",
         choices=POLICIES,
@@ -114,6 +124,15 @@ class TrainConfig:
         maximum=MAX_LAYER_SIZE,
         when=(("policy", ("mlp",)),),
         spelled_out=True,
+    )
+    activation: str = option(
+        "relu",
+        "Hidden activation",
+        "hidden-layer nonlinearity of the MLP (weights start He-scaled for relu, Glorot for tanh)",
+        "Task",
+        "choice",
+        choices=ACTIVATIONS,
+        when=(("policy", ("mlp",)),),
     )
     method: str = option(
         "es_maml", "Method", "meta-learning method", "Method", "choice", choices=METHODS, spelled_out=True
@@ -155,7 +174,37 @@ class TrainConfig:
         minimum=1,
         maximum=MAX_INNER_STEPS,
         step=1,
-        methods=("pg_maml",),
+        methods=PG_METHODS,
+    )
+    discount: float = option(
+        1.0,
+        "Discount γ",
+        "discount of the rewards-to-go in the policy-gradient advantages (1: the undiscounted return)",
+        "Method",
+        "float",
+        positive=True,
+        maximum=1.0,
+        step=0.01,
+        methods=PG_METHODS,
+    )
+    gae_lambda: float = option(
+        1.0,
+        "GAE λ",
+        "generalised advantage estimation over the linear baseline (1: rewards-to-go minus the baseline)",
+        "Method",
+        "float",
+        minimum=0.0,
+        maximum=1.0,
+        step=0.05,
+        methods=PG_METHODS,
+    )
+    normalize_advantages: bool = option(
+        False,
+        "Normalise advantages per task",
+        "scale each task's advantages to mean 0 and std 1 over its live steps",
+        "Method",
+        "bool",
+        methods=PG_METHODS,
     )
     sampler: str = option(
         "antithetic",
@@ -190,11 +239,13 @@ class TrainConfig:
     lr: float = option(
         0.01,
         "Meta step size",
-        "meta (outer) learning rate",
+        "meta (outer) learning rate (promp, tmaml: of their Adam steps)",
         "Meta level (outer loop)",
         "float",
         positive=True,
         step=0.001,
+        methods=(*ES_METHODS, "pg_maml", "promp", "tmaml"),
+        method_defaults=(("promp", 1e-3),),
     )
     optimizer: str = option(
         "sgd",
@@ -203,6 +254,7 @@ class TrainConfig:
         "Meta level (outer loop)",
         "choice",
         choices=OPTIMIZERS,
+        methods=(*ES_METHODS, "pg_maml"),
         method_defaults=(("pg_maml", "adam"),),
     )
     task_batch: int = option(
@@ -214,13 +266,98 @@ class TrainConfig:
         minimum=1,
         maximum=MAX_ROWS,
         step=1,
-        methods=("es_maml_first_order", "pg_maml"),
-        method_defaults=(("pg_maml", 20),),
+        methods=("es_maml_first_order", *PG_METHODS),
+        method_defaults=for_pg("task_batch"),
+    )
+    max_kl: float = option(
+        0.01,
+        "Max KL",
+        "TRPO trust region: largest mean KL between the adapted policies before and after the step",
+        "Meta level (outer loop)",
+        "float",
+        positive=True,
+        step=0.001,
+        methods=("trpo_maml",),
+    )
+    cg_iterations: int = option(
+        10,
+        "Conjugate-gradient iterations",
+        "conjugate-gradient iterations solving for TRPO's step direction",
+        "Meta level (outer loop)",
+        "int",
+        minimum=1,
+        maximum=MAX_SOLVER_STEPS,
+        step=1,
+        methods=("trpo_maml",),
+    )
+    cg_damping: float = option(
+        1e-5,
+        "CG damping",
+        "damping added to the KL Hessian in TRPO's conjugate gradient",
+        "Meta level (outer loop)",
+        "float",
+        positive=True,
+        step=1e-5,
+        methods=("trpo_maml",),
+    )
+    line_search_steps: int = option(
+        15,
+        "Line-search steps",
+        "TRPO backtracking steps before giving up the step",
+        "Meta level (outer loop)",
+        "int",
+        minimum=1,
+        maximum=MAX_SOLVER_STEPS,
+        step=1,
+        methods=("trpo_maml",),
+    )
+    backtrack_ratio: float = option(
+        0.8,
+        "Backtrack ratio",
+        "factor shrinking TRPO's step at each line-search step",
+        "Meta level (outer loop)",
+        "float",
+        positive=True,
+        maximum=0.99,
+        step=0.05,
+        methods=("trpo_maml",),
+    )
+    outer_steps: int = option(
+        5,
+        "Outer steps per batch",
+        "ProMP's Adam steps on each meta-batch",
+        "Meta level (outer loop)",
+        "int",
+        minimum=1,
+        maximum=MAX_SOLVER_STEPS,
+        step=1,
+        methods=("promp",),
+    )
+    clip_eps: float = option(
+        0.2,
+        "Clip ε",
+        "ProMP's likelihood-ratio clip range [1 - eps, 1 + eps]",
+        "Meta level (outer loop)",
+        "float",
+        positive=True,
+        maximum=1.0,
+        step=0.05,
+        methods=("promp",),
+    )
+    target_inner_kl: float = option(
+        0.01,
+        "Target inner KL",
+        "ProMP's inner KL target: its penalty coefficients halve below target/1.5 and double above 1.5 target",
+        "Meta level (outer loop)",
+        "float",
+        positive=True,
+        step=0.001,
+        methods=("promp",),
     )
     queries: int = option(
         20,
         "K: queries per task",
-        "K, rollouts adaptation may use on a task (pg_maml: trajectories per task)",
+        "K, rollouts adaptation may use on a task (PG methods: trajectories per task)",
         "Adaptation (inner loop, K queries)",
         "int",
         minimum=1,
@@ -230,13 +367,13 @@ class TrainConfig:
     alpha: float = option(
         0.05,
         "α: adaptation step size",
-        "adaptation step size (pg_maml: inner policy-gradient step)",
+        "adaptation step size (PG methods: inner policy-gradient step, on the return summed over time)",
         "Adaptation (inner loop, K queries)",
         "float",
         positive=True,
         step=0.001,
         when=(("operator", ("es_grad", "dpp")),),
-        method_defaults=(("pg_maml", 0.001),),
+        method_defaults=for_pg("alpha"),
     )
     adaptation_sigma: float = option(
         0.1,
@@ -255,7 +392,7 @@ class TrainConfig:
         "Adaptation (inner loop, K queries)",
         "float",
         step=0.1,
-        methods=("pg_maml",),
+        methods=PG_METHODS,
     )
     iterations: int = option(
         100,
@@ -508,6 +645,10 @@ def _check_float(name: str, value: object, declared: Option) -> None:
         raise ConfigError(
             name, value, "must be a finite number > 0" if declared.positive else "must be a finite number"
         )
+    if declared.minimum is not None and value < declared.minimum:
+        raise ConfigError(name, value, f"must be >= {declared.minimum:g}")
+    if declared.maximum is not None and value > declared.maximum:
+        raise ConfigError(name, value, f"must be <= {declared.maximum:g}")
 
 
 def check_relations(config: TrainConfig) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from esmaml_core.methods import PG_METHODS
 from esmaml_core.sampling import SAMPLERS
 
 BYTES_PER_NUMBER = 8  # float64 everywhere
@@ -54,7 +55,7 @@ def iteration_cost(config, obs_dim: int, act_dim: int, horizon: int) -> Iteratio
     """Env steps and peak memory of one meta-iteration of ``config`` (a TrainConfig) on a task of these sizes."""
     params = num_params(obs_dim, act_dim, config.hidden_sizes)
     recorded_step = ARRAYS_PER_RECORDED_STEP * (obs_dim + act_dim) * BYTES_PER_NUMBER
-    if config.method == "pg_maml":
+    if config.method in PG_METHODS:
         rows = (config.task_batch + config.eval_tasks) * config.queries
         steps = rows * horizon * (config.inner_steps + 1)
         baseline_features = (2 * obs_dim + 4) * BYTES_PER_NUMBER  # obs, obs^2, t, t^2, t^3, 1

@@ -27,6 +27,7 @@ from esmaml_core.adaptation import AdaptationResult, make_operator
 from esmaml_core.config import TrainConfig
 from esmaml_core.evaluation import BatchEvaluator, Evaluation
 from esmaml_core.fitness import shape_fitness, zscore
+from esmaml_core.learners import GradientAscent
 from esmaml_core.policies import make_policy
 from esmaml_core.results import Adaptation, AdaptationOutcome, MetaGradient, ProbeTrajectories
 from esmaml_core.sampling import make_sampler
@@ -48,12 +49,12 @@ def probe_trajectories(
     )
 
 
-class ESLearnerBase:
+class ESLearnerBase(GradientAscent):
     """What both ES-MAML learners share: policy, operator, sampler, evaluation tasks."""
 
     def __init__(self, config: TrainConfig, family: TaskFamily):
         self.config, self.family = config, family
-        self.policy = make_policy(family.obs_dim, family.act_dim, config.hidden_sizes)
+        self.policy = make_policy(family.obs_dim, family.act_dim, config.hidden_sizes, config.activation)
         self.operator = make_operator(config.operator, config.queries, config.adaptation_sigma, config.alpha)
         self.sampler = make_sampler(config.sampler, config.sigma)
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")

@@ -3,7 +3,8 @@
 Which fields the form shows for a method and operator, in which section, with which
 choices and starting values, and how its values become a validated ``TrainConfig``:
 the rules are those of ``TrainConfig.validate``, so the form never offers what
-validation would refuse. The app only draws what this module decides.
+validation would refuse. A preset (``esmaml_core.presets``) fills the form with its
+values. The app only draws what this module decides.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 
 from esmaml_core.config import OPTIONS, SECTIONS, ConfigError, Option, TrainConfig, applies
+from esmaml_core.presets import PRESETS, preset_values
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.mujoco import ForwardBackwardFamily
 
@@ -53,6 +55,29 @@ def form_defaults(method: str, task: str) -> dict:
     return values
 
 
+NO_PRESET = ""
+
+
+def preset_choices() -> tuple[str, ...]:
+    """The Preset box's choices: none, then every preset."""
+    return (NO_PRESET, *PRESETS)
+
+
+def preset_label(name: str) -> str:
+    return "none (choose the options below)" if name == NO_PRESET else PRESETS.label(name)
+
+
+def preset_form_values(name: str) -> dict[str, object]:
+    """What preset ``name`` puts in the form: every offered field, the preset's values over the starting
+    values of its method and task (layer sizes as text, as the form types them)."""
+    values = preset_values(name)
+    values = {**form_defaults(values["method"], values["task"]), **values}
+    return {
+        field: ", ".join(map(str, values[field])) if declared.kind == "sizes" else values[field]
+        for field, declared in form_options().items()
+    }
+
+
 def choices(name: str, method: str) -> tuple[str, ...]:
     """The choices of a choice field that ``TrainConfig.validate`` accepts with ``method``."""
     names = tuple(OPTIONS[name].choices)
@@ -62,8 +87,10 @@ def choices(name: str, method: str) -> tuple[str, ...]:
 
 
 def _accepted(method: str, name: str, value: str) -> bool:
+    """Whether ``value`` is valid for field ``name`` under ``method``, where the field applies."""
+    conditions = {other: allowed[0] for other, allowed in OPTIONS[name].when}
     try:
-        TrainConfig.for_method(method=method, **{name: value}).validate()
+        TrainConfig.for_method(method=method, **conditions, **{name: value}).validate()
     except ConfigError:
         return False
     return True

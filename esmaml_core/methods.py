@@ -1,7 +1,9 @@
 """The meta-learning methods by name, each loaded only when a run uses it.
 
 A method is a class built as ``Method(config, family)`` that the ``Trainer`` drives
-(``esmaml_core.trainer.MetaLearner``). PG-MAML imports JAX, so every method is named
+(``esmaml_core.trainer.MetaLearner``). ``PG_METHODS`` are the policy-gradient family
+(one Gaussian policy, action-space noise): vanilla PG-MAML and the literature's outer
+steps (``esmaml_core.pg_family``). PG-MAML imports JAX, so every method is named
 here by its import path and imported on first use: listing the methods (for the CLI,
 the form or validation) loads none of them.
 """
@@ -30,5 +32,9 @@ METHODS = Registry(
         "es_maml": Entry(lazy("esmaml_core.es_maml:ZeroOrderESMAML"), "ES-MAML (zero-order)"),
         "es_maml_first_order": Entry(lazy("esmaml_core.es_maml:FirstOrderESMAML"), "ES-MAML (first-order / Hessian)"),
         "pg_maml": Entry(lazy("esmaml_core.pg_maml:PGMAML"), "PG-MAML (policy gradient)"),
+        "trpo_maml": Entry(lazy("esmaml_core.pg_family:TRPOMAML"), "TRPO-MAML"),
+        "promp": Entry(lazy("esmaml_core.pg_family:ProMP"), "ProMP"),
+        "tmaml": Entry(lazy("esmaml_core.pg_family:TMAML"), "T-MAML"),
     },
 )
+PG_METHODS = ("pg_maml", "trpo_maml", "promp", "tmaml")

@@ -31,11 +31,14 @@ inner steps (first-order MAML: the meta-gradient is grad L' at theta_S).
 
 As in MAML, theta_S is treated as the inner update of the expected return: the
 dependence of the inner samples' distribution on theta through the outer return
-(E-MAML/ProMP "formulation I") is left out. Advantages A_t are undiscounted rewards-to-go
-(the return ES-MAML maximises) minus a linear feature baseline (MAML's
+(E-MAML/ProMP "formulation I") is left out. Advantages A_t are rewards-to-go (by default
+undiscounted: the return ES-MAML maximises) minus a linear feature baseline (MAML's
 ``LinearFeatureBaseline``: obs, obs^2, t, t^2, t^3, 1) fitted per task to its K
-trajectories. The reported pre-/post-adaptation returns are the stochastic policy's
-returns, averaged over the K trajectories of each held-out task.
+trajectories; with ``discount`` gamma < 1 the rewards-to-go are discounted, with
+``gae_lambda`` lambda < 1 they become GAE over that baseline (as rllab and
+pytorch-maml-rl), and ``normalize_advantages`` scales each task's to mean 0, std 1. The
+reported pre-/post-adaptation returns are the stochastic policy's returns, averaged over
+the K trajectories of each held-out task.
 """
 
 from __future__ import annotations
@@ -51,7 +54,8 @@ import numpy as np
 
 from esmaml_core.config import TrainConfig
 from esmaml_core.evaluation import BatchEvaluator
-from esmaml_core.policies import MLPPolicy, make_policy
+from esmaml_core.learners import GradientAscent
+from esmaml_core.policies import ACTIVATIONS, MLPPolicy, make_policy
 from esmaml_core.results import Adaptation, AdaptationOutcome, MetaGradient, ProbeTrajectories
 from esmaml_core.tasks.base import TaskFamily, fixed_tasks, sample_tasks
 
@@ -67,6 +71,7 @@ def float64():
 
 BASELINE_RIDGE = 1e-5  # ridge term of the linear feature baseline's least squares (as rllab)
 BASELINE_TIME_SCALE = 100.0  # time feature t / 100 (as rllab)
+NORMALIZE_EPS = 1e-8  # added to the std when normalising advantages (as pytorch-maml-rl)
 
 
 class Gaussian(NamedTuple):
@@ -115,9 +120,10 @@ class GaussianPolicy:
     def mean_actions(self, params: jax.Array, observations: jax.Array) -> jax.Array:
         """JAX mean actions (..., act_dim) of one parameter vector (P,) at observations (..., obs_dim)."""
         *hidden_layers, (weights, bias) = self.mean.layers(params[: self.mean.num_params])
+        activation = ACTIVATIONS[self.mean.activation].apply
         hidden = observations
         for hidden_weights, hidden_bias in hidden_layers:
-            hidden = jnp.maximum(hidden @ hidden_weights.T + hidden_bias, 0.0)
+            hidden = activation(hidden @ hidden_weights.T + hidden_bias, jnp)
         return jnp.tanh(hidden @ weights.T + bias)
 
     def distribution(self, params: jax.Array, observations: jax.Array) -> Gaussian:
@@ -126,8 +132,14 @@ class GaussianPolicy:
         return Gaussian(mean, jnp.broadcast_to(params[self.mean.num_params :], mean.shape))
 
     def log_probs(self, params: jax.Array, batch: TrajectoryBatch) -> jax.Array:
-        """log pi(a_t | s_t) (..., T) of one parameter vector on a batch of recorded steps."""
-        return gaussian_log_probs(self.distribution(params, batch.observations), batch.actions)
+        """log pi(a_t | s_t) (..., T) of one parameter vector on a batch of recorded steps.
+
+        ``gaussian_log_probs(self.distribution(...))`` in value; written out with the terms in
+        this order because PG-MAML's runs have always been computed so (bit for bit since).
+        """
+        log_std = params[self.mean.num_params :]
+        z = (batch.actions - self.mean_actions(params, batch.observations)) * jnp.exp(-log_std)
+        return -0.5 * jnp.sum(z**2, axis=-1) - jnp.sum(log_std) - 0.5 * self.act_dim * jnp.log(2 * jnp.pi)
 
 
 @dataclass
@@ -215,9 +227,37 @@ def task_meta_gradients(
     return jax.vmap(gradient, in_axes=(None, 0, 0))(params, inner_batches, outer_batches)
 
 
-def rewards_to_go(rewards: np.ndarray) -> np.ndarray:
-    """sum_{t' >= t} r_t' along the last axis."""
-    return np.flip(np.cumsum(np.flip(rewards, axis=-1), axis=-1), axis=-1)
+def discounted_cumsum(values: np.ndarray, discount: float) -> np.ndarray:
+    """sum_{t' >= t} discount^(t' - t) values_t' along the last axis (a plain reverse cumsum at discount 1)."""
+    if discount == 1.0:
+        return np.flip(np.cumsum(np.flip(values, axis=-1), axis=-1), axis=-1)
+    sums, running = np.empty_like(values), np.zeros_like(values[..., 0])
+    for t in reversed(range(values.shape[-1])):
+        running = values[..., t] + discount * running
+        sums[..., t] = running
+    return sums
+
+
+def rewards_to_go(rewards: np.ndarray, discount: float = 1.0) -> np.ndarray:
+    """sum_{t' >= t} discount^(t' - t) r_t' along the last axis."""
+    return discounted_cumsum(rewards, discount)
+
+
+def gae(rewards: np.ndarray, values: np.ndarray, discount: float, gae_lambda: float) -> np.ndarray:
+    """Generalised advantage estimates sum_k (discount lambda)^k delta_{t+k} along the last axis,
+    delta_t = r_t + discount V_{t+1} - V_t, with V = 0 after the last step (values must be 0 past a
+    trajectory's end). At lambda = 1 this is the discounted rewards-to-go minus V."""
+    next_values = np.concatenate([values[..., 1:], np.zeros_like(values[..., :1])], axis=-1)
+    return discounted_cumsum(rewards + discount * next_values - values, discount * gae_lambda)
+
+
+def normalized_per_task(advantages: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """Advantages (N, K, T) scaled per task to mean 0 and std 1 over its live steps; 0 past each end."""
+    axes = tuple(range(1, advantages.ndim))
+    count = alive.sum(axis=axes, keepdims=True)
+    mean = (advantages * alive).sum(axis=axes, keepdims=True) / count
+    std = np.sqrt((((advantages - mean) * alive) ** 2).sum(axis=axes, keepdims=True) / count)
+    return np.where(alive, (advantages - mean) / (std + NORMALIZE_EPS), 0.0)
 
 
 def baseline_features(observations: np.ndarray) -> np.ndarray:
@@ -234,8 +274,15 @@ def alive_steps(lengths: np.ndarray, horizon: int) -> np.ndarray:
     return np.arange(horizon) < lengths[..., None]
 
 
-def linear_baseline_advantages(observations: np.ndarray, rewards: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Rewards-to-go minus a per-task least-squares fit of them on ``baseline_features``.
+def linear_baseline_advantages(
+    observations: np.ndarray,
+    rewards: np.ndarray,
+    lengths: np.ndarray,
+    discount: float = 1.0,
+    gae_lambda: float = 1.0,
+) -> np.ndarray:
+    """Discounted rewards-to-go minus a per-task least-squares fit of them on ``baseline_features``
+    (GAE over that fit when ``gae_lambda`` < 1).
 
     ``observations`` (N, K, T, obs) are the states the actions were taken in, ``rewards``
     (N, K, T) and ``lengths`` (N, K); steps past a trajectory's length get advantage 0
@@ -243,13 +290,15 @@ def linear_baseline_advantages(observations: np.ndarray, rewards: np.ndarray, le
     """
     num_tasks = rewards.shape[0]
     alive = alive_steps(lengths, rewards.shape[-1])
-    targets = rewards_to_go(rewards)
+    targets = rewards_to_go(rewards, discount)
     features = baseline_features(observations) * alive[..., None]
     design = features.reshape(num_tasks, -1, features.shape[-1])
     gram = design.transpose(0, 2, 1) @ design + BASELINE_RIDGE * np.eye(design.shape[-1])
     coefficients = np.linalg.solve(gram, design.transpose(0, 2, 1) @ targets.reshape(num_tasks, -1, 1))
-    baseline = (features @ coefficients[:, None]).squeeze(-1)
-    return np.where(alive, targets - baseline, 0.0)
+    baseline = (features @ coefficients[:, None]).squeeze(-1)  # 0 past each end: so are the features
+    if gae_lambda == 1.0:  # GAE telescopes to this exactly
+        return np.where(alive, targets - baseline, 0.0)
+    return np.where(alive, gae(np.where(alive, rewards, 0.0), baseline, discount, gae_lambda), 0.0)
 
 
 @dataclass(frozen=True)
@@ -290,6 +339,23 @@ class PGAdaptation:
         )
 
 
+@dataclass(frozen=True)
+class MetaBatch:
+    """One iteration's samples: the adaptation of training and evaluation tasks together, the rows of the
+    training tasks, and the evaluation tasks' returns (N_eval,) before and after adaptation."""
+
+    adaptation: PGAdaptation
+    train_rows: slice
+    pre_adaptation_returns: np.ndarray
+    post_adaptation_returns: np.ndarray
+    probe: ProbeTrajectories | None
+
+    def train_batches(self) -> tuple[tuple[TrajectoryBatch, ...], TrajectoryBatch]:
+        """The training tasks' inner batches (one per inner step) and post-adaptation batch."""
+        inner = tuple(sampled.batch.rows(self.train_rows) for sampled in self.adaptation.inner)
+        return inner, self.adaptation.post.batch.rows(self.train_rows)
+
+
 @lru_cache(maxsize=16)
 def compiled_functions(policy: GaussianPolicy, alpha: float, first_order: bool) -> tuple[Callable, Callable]:
     """Jitted (inner steps vmapped over tasks, ``task_meta_gradients``), shared by learners of one setting.
@@ -300,13 +366,13 @@ def compiled_functions(policy: GaussianPolicy, alpha: float, first_order: bool) 
     return jax.jit(jax.vmap(step)), jax.jit(partial(task_meta_gradients, policy.log_probs, alpha, first_order))
 
 
-class PGMAML:
+class PGMAML(GradientAscent):
     """PG-MAML meta-learner for the ``Trainer``: ascent direction = mean task meta-gradient."""
 
     def __init__(self, config: TrainConfig, family: TaskFamily):
         self.config, self.family = config, family
         self.policy = GaussianPolicy(
-            make_policy(family.obs_dim, family.act_dim, config.hidden_sizes), config.init_log_std
+            make_policy(family.obs_dim, family.act_dim, config.hidden_sizes, config.activation), config.init_log_std
         )
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
         self._inner_steps, self._meta_gradients = compiled_functions(self.policy, config.alpha, config.first_order)
@@ -324,8 +390,12 @@ class PGMAML:
             return array.reshape(num_tasks, queries, *array.shape[1:])
 
         observations, lengths = per_task(rollouts.observations), per_task(rollouts.lengths)
-        advantages = linear_baseline_advantages(observations[:, :, :-1], per_task(rollouts.rewards), lengths)
+        advantages = linear_baseline_advantages(
+            observations[:, :, :-1], per_task(rollouts.rewards), lengths, self.config.discount, self.config.gae_lambda
+        )
         alive = alive_steps(lengths, horizon).astype(float)
+        if self.config.normalize_advantages:
+            advantages = normalized_per_task(advantages, alive)
         batch = TrajectoryBatch(
             evaluate.normalizer(observations[:, :, :-1]), per_task(rollouts.actions), advantages, alive
         )
@@ -349,23 +419,33 @@ class PGMAML:
         with float64():
             return np.asarray(self._meta_gradients(params, inner_batches, adaptation.post.batch.rows(rows)))
 
-    def meta_gradient(
+    def meta_batch(
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
-    ) -> MetaGradient:
-        """Adapt to ``task_batch`` training tasks and the evaluation tasks together; differentiate the training part."""
+    ) -> MetaBatch:
+        """Adapt to ``task_batch`` training tasks and the evaluation tasks together, in one batch per stage."""
         cfg = self.config
         train_tasks = sample_tasks(self.family, rng, cfg.task_batch, "train")
         tasks = np.concatenate([train_tasks, self.eval_tasks])
         with evaluate.statistics_from(cfg.task_batch, len(tasks)):
             adaptation = self.sampled_adaptation(params, evaluate, tasks, rng)
-        gradients = self.task_meta_gradients(params, adaptation, slice(0, cfg.task_batch))
         evaluation = adaptation.outcome(slice(cfg.task_batch, None), self.eval_tasks, record=False)
         probe_rows = slice(cfg.task_batch, cfg.task_batch + cfg.probe_tasks)
+        return MetaBatch(
+            adaptation,
+            slice(0, cfg.task_batch),
+            evaluation.pre_adaptation_returns,
+            evaluation.post_adaptation_returns,
+            adaptation.probe(probe_rows, self.eval_tasks[: cfg.probe_tasks]) if probe else None,
+        )
+
+    def meta_gradient(
+        self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
+    ) -> MetaGradient:
+        """The mean meta-gradient of the training tasks of one ``meta_batch``."""
+        batch = self.meta_batch(params, evaluate, rng, probe)
+        gradients = self.task_meta_gradients(params, batch.adaptation, batch.train_rows)
         return MetaGradient(
-            gradient=gradients.mean(axis=0),
-            pre_adaptation_returns=evaluation.pre_adaptation_returns,
-            post_adaptation_returns=evaluation.post_adaptation_returns,
-            probe=adaptation.probe(probe_rows, self.eval_tasks[: cfg.probe_tasks]) if probe else None,
+            gradients.mean(axis=0), batch.pre_adaptation_returns, batch.post_adaptation_returns, batch.probe
         )
 
     def evaluate_adaptation(

@@ -3,20 +3,23 @@
 A policy is a shape, not weights: ``params`` is a (B, P) array with one flat vector
 per row, and ``act`` evaluates all B policies on their own observations in one pass.
 The layout of a flat vector is, layer by layer, the weight matrix (out x in, row-major)
-then the bias. Hidden layers use ReLU and the output tanh (actions in [-1, 1]), as in
-the ES-MAML reference code (``DeterministicNumpyPolicy``).
+then the bias. Hidden layers use ReLU (or tanh, ``ACTIVATIONS``) and the output tanh
+(actions in [-1, 1]), as in the ES-MAML reference code (``DeterministicNumpyPolicy``).
 
-Initialisation: hidden-layer weights N(0, 2 / fan_in), biases zero, and the output layer
-all zero, so the initial policy outputs 0 everywhere (the linear policy starts at zero,
-as in ARS, Mania et al. 2018). The reference code draws the output layer like the others;
-on Four Corner that random linear map often pins the agent near the origin, where the
-sparse reward gives ES no signal (docs/ARCHITECTURE.md has the measurements).
+Initialisation: hidden-layer weights N(0, 2 / fan_in) for ReLU (He), N(0, 2 / (fan_in +
+fan_out)) for tanh (Glorot), biases zero, and the output layer all zero, so the initial
+policy outputs 0 everywhere (the linear policy starts at zero, as in ARS, Mania et al.
+2018). The reference code draws the output layer like the others; on Four Corner that
+random linear map often pins the agent near the origin, where the sparse reward gives ES
+no signal (docs/ARCHITECTURE.md has the measurements).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from types import ModuleType
 
 import numpy as np
 
@@ -24,12 +27,40 @@ from esmaml_core.registry import Entry, Registry
 
 
 @dataclass(frozen=True)
+class Activation:
+    """A hidden-layer nonlinearity: ``apply(x, xp)`` with ``xp`` the array module (numpy or jax.numpy),
+    so the numpy policy and the JAX Gaussian policy compute the same function; ``init_std(fan_in,
+    fan_out)`` the standard deviation of its layers' initial weights."""
+
+    apply: Callable[[object, ModuleType], object]
+    init_std: Callable[[int, int], float]
+
+
+def he_std(fan_in: int, fan_out: int) -> float:
+    return np.sqrt(2.0 / fan_in)
+
+
+def glorot_std(fan_in: int, fan_out: int) -> float:
+    return np.sqrt(2.0 / (fan_in + fan_out))
+
+
+ACTIVATIONS = Registry(
+    "activation",
+    {
+        "relu": Entry(Activation(lambda x, xp: xp.maximum(x, 0.0), he_std), "ReLU"),
+        "tanh": Entry(Activation(lambda x, xp: xp.tanh(x), glorot_std), "tanh"),
+    },
+)
+
+
+@dataclass(frozen=True)
 class MLPPolicy:
-    """MLP from ``obs_dim`` to ``act_dim`` (ReLU hidden, tanh output); ``hidden=()`` is the linear policy."""
+    """MLP from ``obs_dim`` to ``act_dim`` (``activation`` hidden, tanh output); ``hidden=()`` is the linear policy."""
 
     obs_dim: int
     act_dim: int
     hidden: tuple[int, ...] = ()
+    activation: str = "relu"
 
     @cached_property
     def layer_shapes(self) -> list[tuple[int, int]]:
@@ -42,10 +73,11 @@ class MLPPolicy:
         return sum(fan_out * fan_in + fan_out for fan_out, fan_in in self.layer_shapes)
 
     def init(self, rng: np.random.Generator) -> np.ndarray:
-        """A fresh flat parameter vector: hidden weights N(0, 2/fan_in), zero biases, zero output layer."""
+        """A fresh flat parameter vector: hidden weights N(0, activation's init std), zero biases, zero output layer."""
         pieces = []
+        init_std = ACTIVATIONS[self.activation].init_std
         for fan_out, fan_in in self.layer_shapes[:-1]:
-            pieces.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), fan_out * fan_in))
+            pieces.append(rng.normal(0.0, init_std(fan_in, fan_out), fan_out * fan_in))
             pieces.append(np.zeros(fan_out))
         fan_out, fan_in = self.layer_shapes[-1]
         pieces.append(np.zeros(fan_out * fan_in + fan_out))
@@ -66,11 +98,12 @@ class MLPPolicy:
     def act(self, params: np.ndarray, observations: np.ndarray) -> np.ndarray:
         """Actions (B, act_dim) of the B policies ``params`` (B, P) at ``observations`` (B, obs_dim)."""
         *hidden_layers, (weights, bias) = self.layers(params)
+        activation = ACTIVATIONS[self.activation].apply
         hidden = observations
         for hidden_weights, hidden_bias in hidden_layers:
             hidden = batched_matvec(hidden_weights, hidden)
             hidden += hidden_bias
-            np.maximum(hidden, 0.0, out=hidden)
+            hidden = activation(hidden, np)
         actions = batched_matvec(weights, hidden)
         actions += bias
         return np.tanh(actions, out=actions)
@@ -93,9 +126,9 @@ def batched_matvec(weights: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     return total
 
 
-def make_policy(obs_dim: int, act_dim: int, hidden: tuple[int, ...] = ()) -> MLPPolicy:
+def make_policy(obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (), activation: str = "relu") -> MLPPolicy:
     """The deterministic policy for a task: linear when ``hidden`` is empty."""
-    return MLPPolicy(obs_dim, act_dim, tuple(hidden))
+    return MLPPolicy(obs_dim, act_dim, tuple(hidden), activation)
 
 
 POLICIES = Registry(

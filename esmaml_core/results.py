@@ -40,6 +40,19 @@ class MetaGradient:
 
 
 @dataclass(frozen=True)
+class MetaUpdate:
+    """One meta-iteration's outer update: new theta and optimizer state, and what the old theta
+    scored on the evaluation tasks. Methods whose outer step is not a gradient ascent (TRPO,
+    ProMP) return it; gradient methods get it from ``GradientAscent``."""
+
+    params: np.ndarray
+    optimizer_state: dict[str, np.ndarray]
+    pre_adaptation_returns: np.ndarray
+    post_adaptation_returns: np.ndarray
+    probe: ProbeTrajectories | None = None
+
+
+@dataclass(frozen=True)
 class Adaptation:
     """Meta-parameters adapted to each of N tasks: ``adapted_params`` (N, P), and the returns
     (N,) of the meta-parameters themselves on those tasks, seen while adapting."""

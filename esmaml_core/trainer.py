@@ -2,7 +2,8 @@
 
 ``Trainer`` owns the state (parameters, optimizer state, observation statistics, the
 random generator, counters) and delegates the meta-gradient to a learner, the method
-registered under the config's name (``esmaml_core.methods``). The CLI, the tests and
+registered under the config's name (``esmaml_core.methods``): each iteration it returns a
+``MetaUpdate`` (new parameters and optimizer state), see ``esmaml_core.learners``. The CLI, the tests and
 the dashboard all drive this one loop and read ``IterationResult``s from it.
 """
 
@@ -21,9 +22,9 @@ from esmaml_core.errors import CheckpointError, DivergenceError
 from esmaml_core.evaluation import BatchEvaluator, RunningObsStats
 from esmaml_core.executors import make_executor
 from esmaml_core.methods import METHODS
-from esmaml_core.optimizers import ascent_step, init_optimizer_state
+from esmaml_core.optimizers import OptimizerState
 from esmaml_core.policies import MLPPolicy
-from esmaml_core.results import Adaptation, AdaptationOutcome, IterationResult, MetaGradient
+from esmaml_core.results import Adaptation, AdaptationOutcome, IterationResult, MetaUpdate
 from esmaml_core.tasks import TaskFamily, fixed_tasks, get_task_family
 from esmaml_core.tasks.base import ObsNormalizer, Rollouts, Split
 
@@ -35,9 +36,20 @@ class MetaLearner(Protocol):
 
     policy: MLPPolicy
 
-    def meta_gradient(
-        self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False
-    ) -> MetaGradient: ...
+    def initial_optimizer_state(self) -> OptimizerState:
+        """The optimizer state of a fresh run (arrays only: it is checkpointed as is)."""
+        ...
+
+    def meta_update(
+        self,
+        params: np.ndarray,
+        optimizer_state: OptimizerState,
+        evaluate: BatchEvaluator,
+        rng: np.random.Generator,
+        probe: bool,
+    ) -> MetaUpdate:
+        """One meta-iteration from ``params``: the next parameters and optimizer state."""
+        ...
 
     def adapt(
         self, params: np.ndarray, evaluate: BatchEvaluator, tasks: np.ndarray, rng: np.random.Generator
@@ -116,7 +128,7 @@ class Trainer:
         self.state = TrainerState(
             iteration=0,
             params=policy.init(rng),
-            optimizer_state=init_optimizer_state(config.optimizer, policy.num_params),
+            optimizer_state=learner.initial_optimizer_state(),
             obs_stats=RunningObsStats.empty(family.obs_dim),
             rng=rng,
         )
@@ -127,7 +139,7 @@ class Trainer:
         expected = TrainerState(
             0,
             self.state.params,
-            init_optimizer_state(self.config.optimizer, self.policy.num_params),
+            self.learner.initial_optimizer_state(),
             RunningObsStats.empty(self.family.obs_dim),
             self.state.rng,
         )
@@ -195,18 +207,15 @@ class Trainer:
         state = self.state
         rng = copy.deepcopy(state.rng)  # the state's own generator advances only if the step succeeds
         evaluate = self.evaluator(rng)
-        result = self.learner.meta_gradient(state.params, evaluate, rng, probe=probe)
-        params, optimizer_state = ascent_step(
-            self.config.optimizer, state.params, result.gradient, state.optimizer_state, self.config.lr
-        )
-        finite = [result.gradient, params, result.pre_adaptation_returns, result.post_adaptation_returns]
+        result = self.learner.meta_update(state.params, state.optimizer_state, evaluate, rng, probe)
+        finite = [result.params, result.pre_adaptation_returns, result.post_adaptation_returns]
         if not all(np.all(np.isfinite(values)) for values in finite):
             raise DivergenceError(state.iteration + 1)
         seconds = time.perf_counter() - started
         self.state = TrainerState(
             iteration=state.iteration + 1,
-            params=params,
-            optimizer_state=optimizer_state,
+            params=result.params,
+            optimizer_state=result.optimizer_state,
             obs_stats=state.obs_stats.added(evaluate.state_count, evaluate.state_sum, evaluate.state_sq_sum),
             rng=rng,
             env_steps=state.env_steps + evaluate.env_steps,

@@ -183,7 +183,14 @@ def form_widgets(at: AppTest) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     "setting",
-    [("es_maml", "es_grad", "mlp"), ("es_maml_first_order", "es_grad", "linear"), ("pg_maml", None, "linear")],
+    [
+        ("es_maml", "es_grad", "mlp"),
+        ("es_maml_first_order", "es_grad", "linear"),
+        ("pg_maml", None, "linear"),
+        ("trpo_maml", None, "mlp"),
+        ("promp", None, "linear"),
+        ("tmaml", None, "linear"),
+    ],
 )
 def test_every_declared_form_option_appears_in_the_form_where_it_applies(runs_dir, setting):
     """One declaration per option: the Train form shows exactly the declared form options that apply."""
@@ -195,8 +202,21 @@ def test_every_declared_form_option_appears_in_the_form_where_it_applies(runs_di
         at.selectbox(key="train.operator").set_value(operator).run()
     values = {"task": "four_corner", "method": method, "policy": policy, **({"operator": operator} if operator else {})}
     expected = {f"train.{name}": OPTIONS[name].label for name in shown_fields(values)}
-    shown = {key: label for key, label in form_widgets(at).items() if key != "train.reopen" and key != "train.x_axis"}
+    not_options = ("train.reopen", "train.x_axis", "train.preset")
+    shown = {key: label for key, label in form_widgets(at).items() if key not in not_options}
     assert shown == expected
+
+
+def test_a_preset_fills_the_form(runs_dir):
+    at = open_page("1_Train")
+    at.selectbox(key="train.preset").set_value("maml_nav2d").run()
+    assert not at.exception
+    assert at.selectbox(key="train.task").value == "navigation_2d"
+    assert at.selectbox(key="train.method").value == "trpo_maml"
+    assert at.selectbox(key="train.activation").value == "tanh"
+    assert at.text_input(key="train.hidden").value == "64, 64"
+    assert at.number_input(key="train.max_kl").value == 0.01 and at.checkbox(key="train.normalize_advantages").value
+    assert "maml-rl" in " ".join(caption.value for caption in at.caption)
 
 
 def test_train_shows_only_the_options_of_the_chosen_method(runs_dir):
@@ -205,6 +225,9 @@ def test_train_shows_only_the_options_of_the_chosen_method(runs_dir):
         "ES-MAML (zero-order)",
         "ES-MAML (first-order / Hessian)",
         "PG-MAML (policy gradient)",
+        "TRPO-MAML",
+        "ProMP",
+        "T-MAML",
     ]
     keys = {widget.key for widget in at.number_input} | {widget.key for widget in at.checkbox}
     assert "train.alpha" not in keys  # hill climbing (the default) has no step size

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from esmaml_core import trainer as trainer_module
+from esmaml_core import learners
 from esmaml_core.cli import build_parser, given_config_values, main, train_command
 from esmaml_core.config import TrainConfig
 from esmaml_core.runs import RunStore
@@ -116,7 +116,7 @@ def test_export_writes_where_told_and_replaces_an_asset_only_with_force(tmp_path
 
 
 def test_training_that_diverges_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(trainer_module, "ascent_step", lambda name, params, *rest: (params * np.nan, rest[1]))
+    monkeypatch.setattr(learners, "ascent_step", lambda name, params, *rest: (params * np.nan, rest[1]))
     assert main(["train", *FAST, *NO_PROBES, "--iterations", "2", "--quiet", "--out", str(tmp_path / "run")]) == 1
     assert "last good checkpoint" in capsys.readouterr().err
 

@@ -108,8 +108,8 @@ def changed_value(declared: Option, value: object) -> object:
         return not value
     if declared.kind == "int":
         return (value or 1) + 1
-    if declared.kind == "float":
-        return value + 0.5
+    if declared.kind == "float":  # a step up, or down where that would pass the maximum
+        return value + 0.5 if declared.maximum is None or value + 0.5 <= declared.maximum else value / 2
     return (7, 5) if declared.kind == "sizes" else "auto"
 
 

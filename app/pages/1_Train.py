@@ -25,9 +25,13 @@ from esmaml_core.form import (
     choice_label,
     choices,
     form_defaults,
+    preset_choices,
+    preset_form_values,
+    preset_label,
     sections,
     shown_fields,
 )
+from esmaml_core.presets import PRESETS
 from esmaml_core.runs import runs_root
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.point import PointTaskFamily
@@ -50,6 +54,22 @@ def reset_task_defaults() -> None:
     defaults = chosen_defaults()
     for name in TASK_DEPENDENT_FIELDS:
         st.session_state[f"train.{name}"] = defaults[name]
+
+
+def apply_preset() -> None:
+    """A chosen preset fills every field of the form."""
+    name = st.session_state["train.preset"]
+    if name:
+        for field, value in preset_form_values(name).items():
+            st.session_state[f"train.{field}"] = value
+
+
+def preset_input() -> None:
+    name = st.selectbox(
+        "Preset", preset_choices(), key="train.preset", format_func=preset_label, on_change=apply_preset
+    )
+    if name:
+        st.caption(PRESETS[name].source)
 
 
 def field_input(name: str, method: str, defaults: dict) -> object:
@@ -93,6 +113,7 @@ def sidebar_form() -> dict | None:
     task = st.session_state.get("train.task", TrainConfig.task)
     defaults = form_defaults(method, task)
     values: dict = {}
+    preset_input()
     for title, names in sections():
         if title != "Task":
             st.subheader(title)

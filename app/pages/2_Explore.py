@@ -25,6 +25,7 @@ from esmaml_core.exploration import (
     probe_policy,
     record_checkpoint_probe,
 )
+from esmaml_core.methods import PG_METHODS
 from esmaml_core.results import ProbeTrajectories
 from esmaml_core.runs import RunStore
 from esmaml_core.tasks import TASK_FAMILIES
@@ -71,7 +72,7 @@ def source_probe(source: Source, iteration: int) -> ProbeTrajectories:
 
 
 def source_label(source: Source, live_name: str | None) -> str:
-    operator = "" if source.config.method == "pg_maml" else f" · {source.config.operator}"
+    operator = "" if source.config.method in PG_METHODS else f" · {source.config.operator}"
     if isinstance(source, PretrainedPolicy):
         return f"pretrained: {source.name}{operator} · {source.iteration} it."
     live = " · ● this tab's run" if source.name == live_name else ""
@@ -228,7 +229,7 @@ source_kind = source_column.segmented_control(
 pretrained = source_kind == "pretrained"
 live_name = session.store.name if session is not None else None
 candidates = assets.list_pretrained(assets.PRETRAINED_DIR, task) if pretrained else saved_runs(task=task)
-sides = [[source for source in candidates if (source.config.method == "pg_maml") == bool(side)] for side in (0, 1)]
+sides = [[source for source in candidates if (source.config.method in PG_METHODS) == bool(side)] for side in (0, 1)]
 figure_height = FIGURE_HEIGHT
 if pretrained and all(len(side) < 2 for side in sides):  # nothing to choose: no picker row
     chosen = [side[0] if side else None for side in sides]

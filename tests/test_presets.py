@@ -2,7 +2,7 @@
 
 import pytest
 
-from esmaml_core.cli import build_parser, main, open_run_for_training
+from esmaml_core.cli import build_parser, given_config_values, main, open_run_for_training, train_command
 from esmaml_core.config import ConfigError, TrainConfig
 from esmaml_core.form import build_config, parse_hidden_sizes, preset_form_values
 from esmaml_core.presets import PRESETS, with_preset
@@ -68,8 +68,6 @@ def test_unknown_preset_is_refused_listing_the_known_ones(tmp_path, capsys):
 
 
 def test_the_recorded_train_command_is_plain_and_gives_the_preset_config_back(tmp_path):
-    from esmaml_core.cli import given_config_values, train_command
-
     config = TrainConfig(**MAML_NAV2D)
     command = train_command(config, "out")
     assert "--preset" not in command

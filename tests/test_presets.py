@@ -2,6 +2,7 @@
 
 import pytest
 
+from esmaml_core.assets import PRETRAINED_DIR, read_asset_meta
 from esmaml_core.cli import build_parser, given_config_values, main, open_run_for_training, train_command
 from esmaml_core.config import ConfigError, TrainConfig
 from esmaml_core.form import build_config, parse_hidden_sizes, preset_form_values
@@ -80,3 +81,13 @@ def test_the_form_filled_by_a_preset_builds_the_preset_config(name):
     values = preset_form_values(name)
     values["hidden"] = parse_hidden_sizes(values["hidden"])
     assert build_config(values) == TrainConfig.from_given(with_preset(name, {}))
+
+
+@pytest.mark.parametrize(
+    ("name", "asset", "seed"),
+    [("pg_maml_four_corner", "four_corner_pg_maml_mlp", 1), ("pg_maml_goal_2d", "goal_2d_pg_maml_linear", 0)],
+)
+def test_the_pg_presets_are_the_configs_of_the_shipped_pg_maml_assets(name, asset, seed):
+    """Each PG-MAML preset is the measured configuration its shipped asset was trained with."""
+    shipped = TrainConfig.from_dict(read_asset_meta(PRETRAINED_DIR / asset)["config"])
+    assert TrainConfig.from_given(with_preset(name, {"seed": seed})) == shipped

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from esmaml_core.comparison import list_runs
@@ -607,3 +608,12 @@ def test_replay_films_the_cartpole_before_and_after_adapting_to_a_bias(runs_dir)
     ]
     endings = [caption.value for caption in at.caption if "Fell at" in caption.value or "Scored" in caption.value]
     assert endings[0].startswith("Fell at") and endings[1].startswith("Scored for the whole")
+
+
+def test_a_dashboard_started_without_an_address_serves_nothing(runs_dir, monkeypatch):
+    """Started outside the project folder without --server.address, Streamlit listens on every interface."""
+    real_get_option = st.get_option
+    monkeypatch.setattr(st, "get_option", lambda name: None if name == "server.address" else real_get_option(name))
+    at = open_page()
+    assert "without a network address" in at.error[0].value and "esmaml dashboard" in at.error[0].value
+    assert not at.button  # nothing else is drawn

@@ -31,6 +31,24 @@ PAGES = {
 
 def page_setup(title: str) -> None:
     st.set_page_config(page_title=f"{title} · ES-MAML Studio", page_icon=FAVICON, layout="wide")
+    refuse_an_unchosen_network_address()
+
+
+def refuse_an_unchosen_network_address() -> None:
+    """Serve nothing when no address was chosen: Streamlit then listens on every network interface.
+
+    That happens when ``streamlit run`` starts outside the project folder (its
+    .streamlit/config.toml is read only from there) and no ``--server.address`` is given.
+    ``esmaml dashboard`` always chooses one (127.0.0.1 unless ``--host``).
+    """
+    if st.get_option("server.address") is None:
+        st.error(
+            "This dashboard was started without a network address, so it listens on every interface of this "
+            "machine. Start it with `esmaml dashboard` (127.0.0.1; `--host` to serve a network on purpose), or "
+            "give the address yourself: `streamlit run app/Home.py --server.address 127.0.0.1`.",
+            icon=":material/lock:",
+        )
+        st.stop()
 
 
 def page_link(page: str, label: str | None = None) -> None:

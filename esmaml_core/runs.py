@@ -215,12 +215,13 @@ class RunStore:
         """The metrics rows in order; damaged lines are left out (``metrics_problems`` names them)."""
         return [row for row, _ in self._metrics_lines() if row is not None]
 
-    def metrics_problems(self) -> list[str]:
-        """One message per damaged metrics line, naming the file and the line number."""
+    def metrics_problems(self, lines: list[tuple[dict | None, bytes]] | None = None) -> list[str]:
+        """One message per damaged metrics line (of ``lines`` if given, read from the file if not),
+        naming the file and the line number."""
         path = self.path / METRICS_FILE
         return [
             f"{path} line {number}: not a metrics row, left out"
-            for number, (row, _) in enumerate(self._metrics_lines(), start=1)
+            for number, (row, _) in enumerate(self._metrics_lines() if lines is None else lines, start=1)
             if row is None
         ]
 
@@ -255,13 +256,14 @@ class RunStore:
         """
         trainer = make_trainer(config or self.config())
         warnings = []
-        for path in reversed(self.checkpoints()):
+        checkpoints = self.checkpoints()
+        for path in reversed(checkpoints):
             try:
                 trainer.restore(load_checkpoint(path), path)
                 return trainer, warnings
             except CheckpointError as error:
                 warnings.append(f"skipping {error}")
-        if self.checkpoints() or self.read_metrics():
+        if checkpoints or self.read_metrics():
             trainer.close()
             raise CheckpointError(
                 f"no checkpoint of {self.path} loads ({'; '.join(warnings) or 'none left'}); "
@@ -277,12 +279,11 @@ class RunStore:
         """
         self._writable()
         trainer, warnings = self.load_trainer(config)
-        warnings += self.metrics_problems()
-        lines = self._metrics_lines()
-        if lines and not lines[-1][1].endswith(b"\n"):
-            lines = lines[:-1]
-        kept = [raw for row, raw in lines if row is None or row["iteration"] <= trainer.state.iteration]
-        if len(kept) != len(self._metrics_lines()):
+        lines = self._metrics_lines()  # read once: the problems, the rows kept and the rewrite all come from it
+        warnings += self.metrics_problems(lines)
+        complete = lines[:-1] if lines and not lines[-1][1].endswith(b"\n") else lines
+        kept = [raw for row, raw in complete if row is None or row["iteration"] <= trainer.state.iteration]
+        if len(kept) != len(lines):
             atomic_write(self.path / METRICS_FILE, b"".join(kept))
         return trainer, warnings
 

@@ -45,23 +45,30 @@ def shown_value(value: object) -> str:
     return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
 
-def train_command(config: TrainConfig, out: str) -> str:
-    """A ``train`` command that makes ``config`` in ``out``: the main choices, then every option off its default.
+def train_arguments(config: TrainConfig, every_option: bool = False) -> list[str]:
+    """The ``train`` options that make ``config``: the main choices, then every option off its default.
 
-    Where rollouts run is left out (it does not change results); so are options the run
-    does not read (the operator for pg_maml, layer sizes for a linear policy).
+    Options the run does not read (the operator for pg_maml, layer sizes for a linear policy)
+    are left out. With ``every_option`` every option the run reads is spelled out, where
+    rollouts run included: a dashboard job launches exactly the config it was given.
     """
     defaults, values = TrainConfig.for_method(method=config.method), config.to_values()
-    words = ["python -m esmaml_core train"]
+    words = []
     for name, declared in OPTIONS.items():
-        value = values[name]
-        if declared.execution or not applies(name, values):
+        value, default = values[name], getattr(defaults, name)
+        if (declared.execution and not every_option) or not applies(name, values):
             continue
         if declared.kind == "bool":
-            words += [switch(name, getattr(defaults, name))] if value != getattr(defaults, name) else []
-        elif declared.spelled_out or value != getattr(defaults, name):
-            words.append(f"{flag(name)} {shown_value(value)}")
-    return " ".join([*words, f"--out {out}"])
+            words += [switch(name, default)] if value != default else []
+        elif value is not None and (every_option or declared.spelled_out or value != default):
+            words += [flag(name), *shown_value(value).split()]
+    return words
+
+
+def train_command(config: TrainConfig, out: str) -> str:
+    """A ``train`` command that makes ``config`` in ``out`` (``train_arguments``); where rollouts run is left
+    out, as it does not change results."""
+    return " ".join(["python -m esmaml_core train", *train_arguments(config), f"--out {out}"])
 
 
 class ArgumentParser(argparse.ArgumentParser):

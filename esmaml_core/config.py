@@ -554,9 +554,9 @@ class TrainConfig:
 
     def label(self) -> str:
         """What people call this run: task, method and (if the method has one) operator, e.g.
-        "four_corner · ES-MAML (zero-order) · hill climbing"."""
+        "Four Corner · ES-MAML (zero-order) · hill climbing"."""
         values = self.to_values()
-        parts = [self.task, METHODS.label(self.method)]
+        parts = [TASK_FAMILIES.label(self.task), METHODS.label(self.method)]
         if applies("operator", values):
             parts.append(OPERATORS.label(self.operator))
         return " · ".join(parts)

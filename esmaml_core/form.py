@@ -67,15 +67,19 @@ def preset_label(name: str) -> str:
     return "none (choose the options below)" if name == NO_PRESET else PRESETS.label(name)
 
 
-def preset_form_values(name: str) -> dict[str, object]:
-    """What preset ``name`` puts in the form: every offered field, the preset's values over the starting
-    values of its method and task (layer sizes as text, as the form types them)."""
-    values = preset_values(name)
+def form_values(values: dict) -> dict[str, object]:
+    """What the form shows for config ``values``: every offered field, ``values`` over the starting values of
+    their method and task (layer sizes as text, as the form types them)."""
     values = {**form_defaults(values["method"], values["task"]), **values}
     return {
         field: ", ".join(map(str, values[field])) if declared.kind == "sizes" else values[field]
         for field, declared in form_options().items()
     }
+
+
+def preset_form_values(name: str) -> dict[str, object]:
+    """What preset ``name`` puts in the form."""
+    return form_values(preset_values(name))
 
 
 def choices(name: str, method: str) -> tuple[str, ...]:

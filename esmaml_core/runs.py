@@ -8,8 +8,8 @@
   ``KEEP_CHECKPOINTS`` are kept.
 - ``probes/iter_NNNNNN.npz``: the probe paths recorded at that iteration (point tasks).
 
-Run folders made for the dashboard are named by ``RunStore.create_named`` after time,
-task, method and seed. A run is exported as a pretrained asset with
+Run folders made for the dashboard are named by ``new_run_folder`` after time, task,
+method and seed. A run is exported as a pretrained asset with
 ``RunStore.export``, and ``load_trainer`` loads a run folder or an asset alike.
 
 One writer at a time: a store that writes holds an exclusive OS lock on ``<run>/.lock``
@@ -132,22 +132,6 @@ class RunStore:
             store = RunStore(path).writer()
         store.write_config(config)
         return store
-
-    @staticmethod
-    def create_named(root: str | Path, config: TrainConfig, now: datetime | None = None) -> RunStore:
-        """A new run folder under ``root`` named after time and config; never reuses an existing name."""
-        root = Path(root)
-        stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-        base = f"{stamp}-{config.task}-{config.method}-s{config.seed}"
-        root.mkdir(parents=True, exist_ok=True)
-        for suffix in range(MAX_NAME_SUFFIX):
-            path = root / (base if suffix == 0 else f"{base}-{suffix}")
-            try:
-                path.mkdir()  # atomic: two sessions starting at once get different folders
-            except FileExistsError:
-                continue
-            return RunStore.create(path, config)
-        raise RunStoreError(f"no free run folder name for {base} under {root}")
 
     @staticmethod
     def open(path: str | Path) -> RunStore:
@@ -374,6 +358,26 @@ def run_training(trainer: Trainer, store: RunStore, iterations: int, probe_every
             store.save_probe(result.iteration, result.probe)
         store.save_checkpoint(trainer.state)
         yield result
+
+
+def new_run_folder(root: str | Path, config: TrainConfig, now: datetime | None = None) -> Path:
+    """A new, empty folder under ``root`` named after time and config, for a writer to create a run in.
+
+    Never reuses an existing name: the folder is made here (atomically), so two runs started
+    in the same second get different folders. Nothing is written into it.
+    """
+    root = Path(root)
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
+    base = f"{stamp}-{config.task}-{config.method}-s{config.seed}"
+    root.mkdir(parents=True, exist_ok=True)
+    for suffix in range(MAX_NAME_SUFFIX):
+        path = root / (base if suffix == 0 else f"{base}-{suffix}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise RunStoreError(f"no free run folder name for {base} under {root}")
 
 
 def run_in(root: str | Path, name: str) -> Path:

@@ -14,7 +14,8 @@ from esmaml_core.comparison import list_runs
 from esmaml_core.config import OPTIONS, TrainConfig
 from esmaml_core.form import shown_fields
 from esmaml_core.runs import RUNS_DIR_ENV, RunStore, run_training
-from esmaml_core.training_session import TrainingSession
+from tests import job_helpers
+from tests.job_helpers import kill_jobs, wait_for
 
 # Pages import app/_shared as `streamlit run app/Home.py` lets them; pytest puts app/ on the path (pyproject).
 APP_DIR = Path(__file__).resolve().parents[1] / "app"
@@ -25,7 +26,8 @@ QUICK = dict(perturbations=8, queries=5, eval_tasks=4, probe_tasks=2)
 @pytest.fixture
 def runs_dir(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv(RUNS_DIR_ENV, str(tmp_path))
-    return tmp_path
+    yield tmp_path
+    kill_jobs(tmp_path)  # training jobs started by a page
 
 
 def open_page(page: str | None = None, **query_params) -> AppTest:
@@ -54,15 +56,34 @@ def metrics(at: AppTest) -> dict[str, str]:
     return {metric.label: metric.value for metric in at.metric}
 
 
-def train_saved_run(root: Path, iterations: int = 3, **overrides) -> TrainingSession:
+def train_saved_run(root: Path, iterations: int = 3, **overrides) -> RunStore:
     values = {**QUICK, "iterations": iterations, **overrides}
     if values.get("method") == "pg_maml":
         del values["perturbations"]  # PG-MAML has no perturbations
-    config = TrainConfig.for_method(**values).validate()
-    session = TrainingSession.start(config, root)
-    while session.status == "running":
-        session.advance(10.0)
-    return session
+    return job_helpers.train_saved_run(root, TrainConfig.for_method(**values).validate())
+
+
+def state_line(at: AppTest) -> str:
+    """The shown run's progress line, e.g. "running · iteration 3 of 8"."""
+    return at.get("progress")[0].proto.text
+
+
+def rerun_until(at: AppTest, condition, seconds: float = 60.0) -> AppTest:
+    """Rerun the page (as its live redraws would) until ``condition(at)`` holds."""
+
+    def rerun_and_check() -> bool:
+        at.run()
+        assert not at.exception, at.exception
+        return condition(at)
+
+    wait_for(rerun_and_check, seconds)
+    return at
+
+
+def iterations_done(runs_dir: Path) -> int:
+    """The iterations done by the one run under ``runs_dir`` (0 while its job has not written it yet)."""
+    runs = list_runs(runs_dir)
+    return runs[0].iterations_done if runs else 0
 
 
 def start_training(at: AppTest, iterations: int, **numbers) -> AppTest:
@@ -97,43 +118,35 @@ def test_home_opens_the_lecture_view_in_one_click(runs_dir):
 # --- Train -------------------------------------------------------------------------------------------
 
 
-def test_train_start_shows_live_curves_that_change_and_saves_the_run(runs_dir):
+def test_train_start_runs_a_job_whose_live_curves_grow_and_saves_the_run(runs_dir):
     at = open_page("1_Train")
     assert len(at.get("plotly_chart")) == 1 and figure_data(at) == []  # empty axes until a run starts
-    start_training(at, iterations=8, perturbations=50, queries=20)  # ~0.15 s per iteration: several ticks
-    assert len(at.get("plotly_chart")) == 1  # the first figure comes with the first tick
-    first = metrics(at)
-    assert set(first) >= {"Pre-adaptation return", "Post-adaptation return", "Environment steps", "Wall time"}
+    start_training(at, iterations=8, perturbations=50, queries=20)
+    rerun_until(at, lambda at: bool(metrics(at)))  # the job's first iteration, read back from its folder
+    assert at.main.subheader[0].value == "Four Corner · ES-MAML (zero-order) · hill climbing · seed 0"
+    assert set(metrics(at)) >= {"Pre-adaptation return", "Post-adaptation return", "Environment steps", "Wall time"}
     first_points = len(coordinates(figure_data(at)[1]))
-    at.run()
-    assert not at.exception
-    assert metrics(at)["Environment steps"] != first["Environment steps"]
-    assert len(coordinates(figure_data(at)[1])) > first_points
-    for _ in range(8):
-        at.run()
-    assert at.get("progress")[0].proto.text.startswith("finished · iteration 8 of 8")
+    rerun_until(at, lambda at: len(coordinates(figure_data(at)[1])) > first_points or first_points == 8)
+    rerun_until(at, lambda at: state_line(at).startswith("finished · iteration 8 of 8"))
     (run,) = list_runs(runs_dir)
     assert run.iterations_done == 8 and RunStore(run.path).probe_iterations() == list(range(1, 9))
     assert at.query_params["run"] == run.name
+    (band,) = [caption.value for caption in at.caption if "Shaded band" in caption.value]
+    assert "± one standard deviation of those 20 tasks' returns" in band  # the form's 20 evaluation tasks
 
 
-def test_train_a_mujoco_task_on_a_worker_thread_without_blocking_the_page(runs_dir):
+def test_a_mujoco_run_trains_as_a_job_too(runs_dir):
     at = open_page("1_Train")
     at.selectbox(key="train.task").set_value("fb_swimmer").run()
     at.number_input(key="train.horizon").set_value(5)
     start_training(at, iterations=2, perturbations=2, queries=2)
-    deadline = time.monotonic() + 60
-    while not at.get("progress")[0].proto.text.startswith("finished"):
-        assert time.monotonic() < deadline, at.get("progress")[0].proto.text
-        time.sleep(0.2)
-        at.run()
-    assert not at.exception and len(at.get("plotly_chart")) == 1
-    assert list_runs(runs_dir)[0].iterations_done == 2
+    rerun_until(at, lambda at: state_line(at).startswith("finished"), 120)
+    assert len(at.get("plotly_chart")) == 1 and list_runs(runs_dir)[0].iterations_done == 2
 
 
 def test_train_x_axis_switches_to_env_steps_and_wall_time(runs_dir):
     at = start_training(open_page("1_Train"), iterations=2)
-    at.run()
+    rerun_until(at, lambda at: state_line(at).startswith("finished"))
     at.radio(key="train.x_axis").set_value("env_steps").run()
     steps = coordinates(figure_data(at)[1])
     assert steps[0] > 1000 and steps == sorted(steps)
@@ -243,24 +256,36 @@ def test_train_shows_only_the_options_of_the_chosen_method(runs_dir):
     assert at.selectbox(key="train.optimizer").value == "adam"  # PG-MAML's own default
 
 
-def test_train_pause_resume_and_stop(runs_dir):
-    at = start_training(open_page("1_Train"), iterations=500)
+def button_keys(at: AppTest) -> set[str]:
+    return {button.key for button in at.button}
+
+
+def test_train_pause_continue_stop_and_resume(runs_dir):
+    at = start_training(open_page("1_Train"), iterations=100_000)
+    rerun_until(at, lambda at: iterations_done(runs_dir) >= 2)
     at.button(key="pause").click().run()
-    paused_at = len(list_runs(runs_dir)[0].metrics)
-    at.run()
-    assert len(list_runs(runs_dir)[0].metrics) == paused_at
-    assert at.button(key="pause").disabled and not at.button(key="resume").disabled
-    at.button(key="resume").click().run()
-    assert len(list_runs(runs_dir)[0].metrics) > paused_at
+    rerun_until(at, lambda at: state_line(at).startswith("paused"))
+    assert {"continue", "stop"} <= button_keys(at) and "pause" not in button_keys(at)
+    time.sleep(0.3)  # an iteration under way when paused may still land
+    paused_at = iterations_done(runs_dir)
+    time.sleep(1.0)
+    assert iterations_done(runs_dir) == paused_at
+    at.button(key="continue").click().run()
+    rerun_until(at, lambda at: iterations_done(runs_dir) > paused_at + 1)
     at.button(key="stop").click().run()
-    assert at.get("progress")[0].proto.text.startswith("stopped")
+    rerun_until(at, lambda at: state_line(at).startswith("stopped"))
+    stopped_at = iterations_done(runs_dir)
+    at.button(key="resume").click().run()
+    rerun_until(at, lambda at: state_line(at).startswith("running") and iterations_done(runs_dir) > stopped_at)
 
 
-def test_a_refreshed_tab_reopens_its_run_from_the_url(runs_dir):
-    session = train_saved_run(runs_dir, iterations=6)
-    at = open_page("1_Train", run=session.store.name)
-    assert at.get("progress")[0].proto.text.startswith("finished · iteration 6 of 6")
+def test_a_refreshed_tab_reopens_its_run_from_the_url_with_its_settings_in_the_sidebar(runs_dir):
+    store = train_saved_run(runs_dir, iterations=6, seed=3, operator="es_grad", alpha=0.07)
+    at = open_page("1_Train", run=store.name)
+    assert state_line(at).startswith("finished · iteration 6 of 6")
     assert len(coordinates(figure_data(at)[1])) == 6
+    assert at.number_input(key="train.seed").value == 3 and at.number_input(key="train.alpha").value == 0.07
+    assert at.selectbox(key="train.operator").value == "es_grad" and at.number_input(key="train.queries").value == 5
     missing = open_page("1_Train", run="no-such-run")
     assert "no-such-run" in missing.warning[0].value
     assert len(missing.get("plotly_chart")) == 1 and figure_data(missing) == []  # only the empty idle chart
@@ -283,29 +308,38 @@ def test_a_damaged_run_is_named_and_the_others_still_listed(runs_dir):
     assert not at.exception and len(figure_data(at)) > 0
 
 
-def test_a_tab_refreshed_during_training_picks_the_live_run_up_again(runs_dir):
-    first_tab = start_training(open_page("1_Train"), iterations=500)
+def test_a_run_goes_on_without_its_tab_and_a_tab_opened_later_shows_it(runs_dir):
+    first_tab = start_training(open_page("1_Train"), iterations=100_000)
     run_name = first_tab.query_params["run"]
-    refreshed = open_page("1_Train", run=run_name)  # a new browser session with the same URL
-    assert refreshed.get("progress")[0].proto.text.startswith("running")
-    done = len(list_runs(runs_dir)[0].metrics)
-    refreshed.run()
-    assert len(list_runs(runs_dir)[0].metrics) > done
-    assert len(list_runs(runs_dir)) == 1  # still one run, trained by one session
-    refreshed.button(key="stop").click().run()
+    del first_tab  # the tab is gone: nothing runs the page any more
+    wait_for(lambda: iterations_done(runs_dir) >= 3)
+    later = open_page("1_Train", run=run_name)  # a new browser session with the same URL
+    assert state_line(later).startswith("running")
+    done = iterations_done(runs_dir)
+    rerun_until(later, lambda at: iterations_done(runs_dir) > done)
+    assert len(list_runs(runs_dir)) == 1  # still one run, trained by one job
 
 
 def test_a_saved_run_can_be_reopened_and_resumed(runs_dir):
-    with RunStore.create(runs_dir / "cli-run", TrainConfig(**QUICK, iterations=4)) as store:
+    with RunStore.create(runs_dir / "cli-run", TrainConfig(**QUICK, iterations=4, seed=5)) as store:
         trainer, _ = store.restore_trainer()
         next(run_training(trainer, store, 4))
     at = open_page("1_Train")
     at.button(key="reopen").click().run()
-    assert at.get("progress")[0].proto.text.startswith("paused · iteration 1 of 4")
+    assert state_line(at).startswith("interrupted · iteration 1 of 4")
+    assert at.number_input(key="train.seed").value == 5  # the sidebar shows the reopened run's settings
     at.button(key="resume").click().run()
-    for _ in range(4):
-        at.run()
+    rerun_until(at, lambda at: state_line(at).startswith("finished · iteration 4 of 4"))
     assert len(store.read_metrics()) == 4
+
+
+def test_train_n_more_extends_a_finished_run(runs_dir):
+    store = train_saved_run(runs_dir, iterations=2)
+    at = open_page("1_Train", run=store.name)
+    at.number_input(key="train.more").set_value(3).run()
+    at.button(key="train_more").click().run()
+    rerun_until(at, lambda at: state_line(at).startswith("finished · iteration 5 of 5"))
+    assert [row["iteration"] for row in store.read_metrics()] == [1, 2, 3, 4, 5]
 
 
 def test_reopen_opens_each_run_chosen_in_turn(runs_dir):
@@ -336,7 +370,9 @@ def test_mujoco_tasks_start_from_lighter_settings_and_point_tasks_get_theirs_bac
     at.number_input(key="train.eval_tasks").set_value(2).run()
     at.number_input(key="train.iterations").set_value(1).run()
     at.button(key="start").click().run()
-    assert not at.error and list_runs(runs_dir)[0].config.eval_tasks == 2  # probe tasks follow: at most 2
+    assert not at.error
+    wait_for(lambda: list_runs(runs_dir))
+    assert list_runs(runs_dir)[0].config.eval_tasks == 2  # probe tasks follow: at most 2
 
 
 def test_a_network_too_large_is_refused_by_name_and_leaves_no_run(runs_dir):
@@ -349,16 +385,20 @@ def test_a_network_too_large_is_refused_by_name_and_leaves_no_run(runs_dir):
     assert list_runs(runs_dir) == [] and not any(runs_dir.iterdir())
 
 
-def test_two_tabs_train_side_by_side_without_disturbing_each_other(runs_dir):
+def test_two_tabs_train_side_by_side_and_every_job_is_listed(runs_dir):
     first, second = open_page("1_Train"), open_page("1_Train")
     start_training(first, iterations=3, seed=1)
     start_training(second, iterations=5, seed=2)
-    for _ in range(5):
-        first.run()
-        second.run()
+    rerun_until(first, lambda at: state_line(at).startswith("finished · iteration 3 of 3"))
+    rerun_until(second, lambda at: state_line(at).startswith("finished · iteration 5 of 5"))
     runs = {run.config.seed: run for run in list_runs(runs_dir)}
     assert runs[1].iterations_done == 3 and runs[2].iterations_done == 5
     assert first.query_params["run"] == runs[1].name and second.query_params["run"] == runs[2].name
+    first.run()
+    listed = [bar.proto.text for bar in first.get("progress")[1:]]  # after the shown run's own bar
+    assert listed == ["finished · iteration 5 of 5", "finished · iteration 3 of 3"]  # newest first
+    titles = [text.value for text in first.markdown if "ES-MAML (zero-order) · hill climbing" in text.value]
+    assert len(titles) == 2 and all("Four Corner" in title for title in titles)
 
 
 # --- Explore -----------------------------------------------------------------------------------------
@@ -466,14 +506,14 @@ def test_explore_picks_up_a_pg_four_corner_asset_when_one_is_shipped(runs_dir, t
     assert len(at.get("plotly_chart")) == 2 and not at.info
 
 
-def test_explore_keeps_this_tabs_run_training_live(runs_dir):
-    at = start_training(open_page("1_Train"), iterations=30, perturbations=50, queries=20)
-    at.switch_page("pages/2_Explore.py").run()
+def test_explore_follows_this_tabs_run_while_it_trains(runs_dir):
+    at = start_training(open_page("1_Train"), iterations=300, perturbations=50, queries=20)
+    rerun_until(at, lambda at: bool(metrics(at)))
+    at.switch_page("pages/2_Explore.py")
+    rerun_until(at, lambda at: len(at.get("select_slider")) > 0)
     assert at.segmented_control(key="explore.source").value == "runs"  # this tab's run, not the shipped policies
     before = at.select_slider(key="explore.iteration").value
-    at.run()
-    at.run()
-    assert at.select_slider(key="explore.iteration").value > before  # following the live run
+    rerun_until(at, lambda at: at.select_slider(key="explore.iteration").value > before)  # following the live run
 
 
 # --- Compare -----------------------------------------------------------------------------------------
@@ -487,8 +527,8 @@ def test_compare_groups_seeds_into_bands_and_offers_downloads(runs_dir):
     at = open_page("4_Compare")
     legend = [trace["name"] for trace in figure_data(at) if trace.get("showlegend") is not False]
     assert sorted(legend) == [
-        "four_corner · ES-MAML (zero-order) · hill climbing · sigma=0.05",
-        "four_corner · ES-MAML (zero-order) · hill climbing · sigma=0.1 (n=2)",
+        "Four Corner · ES-MAML (zero-order) · hill climbing · sigma=0.05",
+        "Four Corner · ES-MAML (zero-order) · hill climbing · sigma=0.1 (n=2)",
     ]
     assert any("repeat a seed" in warning.value for warning in at.warning)  # never n=3 for two seeds
     lines = [trace for trace in figure_data(at) if trace.get("showlegend") is not False]
@@ -509,7 +549,7 @@ def test_compare_filters_by_task_and_method(runs_dir):
     at = open_page("4_Compare")
     assert len(at.dataframe[0].value) == 2
     at.multiselect(key="compare.methods").set_value(["pg_maml"]).run()
-    assert [row for row in at.dataframe[0].value["experiment"]] == ["goal_2d · PG-MAML (policy gradient)"]
+    assert [row for row in at.dataframe[0].value["experiment"]] == ["2D Goal · PG-MAML (policy gradient)"]
     at.multiselect(key="compare.methods").set_value([]).run()
     at.multiselect(key="compare.tasks").set_value(["four_corner"]).run()
     assert len(at.dataframe[0].value) == 1

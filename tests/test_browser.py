@@ -21,8 +21,8 @@ import pytest
 from esmaml_core.comparison import list_runs
 from esmaml_core.config import TrainConfig
 from esmaml_core.launcher import CHROMIUM_ARGS, SYSTEM_CHROMIUM, start_training_in_browser
-from esmaml_core.training_session import TrainingSession
 from tests.dashboard_server import running_dashboard
+from tests.job_helpers import kill_jobs, train_saved_run
 
 sync_api = pytest.importorskip("playwright.sync_api")
 SCREENSHOTS_DIR_ENV = "ESMAML_SCREENSHOTS_DIR"
@@ -39,11 +39,10 @@ pytestmark = [
 @pytest.fixture
 def server_url(tmp_path):
     """A running dashboard over a runs folder that already holds a short PG-MAML run for Explore."""
-    pg_run = TrainingSession.start(TrainConfig.for_method(method="pg_maml", iterations=15, task_batch=10), tmp_path)
-    while pg_run.status == "running":
-        pg_run.advance(60.0)
+    train_saved_run(tmp_path, TrainConfig.for_method(method="pg_maml", iterations=15, task_batch=10))
     with running_dashboard(tmp_path) as url:
         yield url
+    kill_jobs(tmp_path)
 
 
 def open_page(page, name: str) -> None:
@@ -142,9 +141,7 @@ def test_the_lecture_view_fits_one_screen_from_a_single_click(tmp_path):
     screenshots = Path(os.environ.get(SCREENSHOTS_DIR_ENV) or tmp_path / "screenshots")
     screenshots.mkdir(parents=True, exist_ok=True)
     for values in ({"seed": 0}, {"seed": 1}, {"method": "pg_maml", "task_batch": 4}):
-        run = TrainingSession.start(TrainConfig.for_method(iterations=2, **values), tmp_path)
-        while run.status == "running":
-            run.advance(30.0)
+        train_saved_run(tmp_path, TrainConfig.for_method(iterations=2, **values))
     with running_dashboard(tmp_path) as url, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(SYSTEM_CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
@@ -182,9 +179,7 @@ def block_external_requests(context) -> list[str]:
 
 
 def test_no_page_and_no_download_reaches_the_internet(tmp_path):
-    session = TrainingSession.start(TrainConfig(iterations=3, perturbations=8, queries=5, eval_tasks=4), tmp_path)
-    while session.status == "running":
-        session.advance(10.0)
+    train_saved_run(tmp_path, TrainConfig(iterations=3, perturbations=8, queries=5, eval_tasks=4))
     with running_dashboard(tmp_path) as url, sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(SYSTEM_CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:

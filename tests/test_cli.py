@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from esmaml_core import learners
-from esmaml_core.cli import build_parser, given_config_values, main, train_command
+from esmaml_core.cli import build_parser, given_config_values, main, train_arguments, train_command
 from esmaml_core.config import TrainConfig
 from esmaml_core.runs import RunStore
 
@@ -146,18 +146,18 @@ def test_probe_every_saves_probe_paths_into_the_run(tmp_path):
     assert store.load_probe(4).query_paths.shape == (2, 3, 101, 2)  # 2 probe tasks, K = 3, 100 steps
 
 
-@pytest.mark.parametrize(
-    "config",
-    [
-        TrainConfig(),
-        TrainConfig.for_method(task="biased_sensor_cartpole", method="pg_maml", iterations=40, first_order=True),
-        TrainConfig(task="fb_ant", sigma=0.02, adaptation_sigma=0.005, optimizer="adam", horizon=200, executor="ray"),
-        TrainConfig(method="es_maml_first_order", operator="es_grad", policy="mlp", hidden=(16, 8), hessian=True),
-        TrainConfig(method="es_maml_first_order", operator="dpp", sigma=0.05),
-        TrainConfig(task="goal_2d", sampler="orthogonal", fitness="centered_rank", obs_norm=False, queries=7),
-        TrainConfig(method="es_maml_first_order", operator="es_grad", task_batch=3, executor="process", workers=3),
-    ],
-)
+CONFIGS_TO_REBUILD = [
+    TrainConfig(),
+    TrainConfig.for_method(task="biased_sensor_cartpole", method="pg_maml", iterations=40, first_order=True),
+    TrainConfig(task="fb_ant", sigma=0.02, adaptation_sigma=0.005, optimizer="adam", horizon=200, executor="ray"),
+    TrainConfig(method="es_maml_first_order", operator="es_grad", policy="mlp", hidden=(16, 8), hessian=True),
+    TrainConfig(method="es_maml_first_order", operator="dpp", sigma=0.05),
+    TrainConfig(task="goal_2d", sampler="orthogonal", fitness="centered_rank", obs_norm=False, queries=7),
+    TrainConfig(method="es_maml_first_order", operator="es_grad", task_batch=3, executor="process", workers=3),
+]
+
+
+@pytest.mark.parametrize("config", CONFIGS_TO_REBUILD)
 def test_train_command_rebuilds_the_config(config):
     """export records train_command(config) as how an asset was made: it must make that config again."""
     command = train_command(config, "runs/x")
@@ -166,6 +166,13 @@ def test_train_command_rebuilds_the_config(config):
     assert args.out == "runs/x"
     assert rebuilt == dataclasses.replace(config, executor="inprocess", workers=2, ray_address=None)
     assert "--executor" not in command and ("--operator" in command) == (config.method != "pg_maml")
+
+
+@pytest.mark.parametrize("config", CONFIGS_TO_REBUILD)
+def test_every_option_spelled_out_rebuilds_the_config_where_rollouts_run_included(config):
+    """A dashboard job launches ``train`` with every option: the child must train exactly this config."""
+    args = build_parser().parse_args(["train", *train_arguments(config, every_option=True), "--out", "x"])
+    assert TrainConfig.from_given(given_config_values(args)) == config
 
 
 def test_render_writes_a_side_by_side_video_of_a_mujoco_run(tmp_path):

@@ -25,7 +25,7 @@ from esmaml_core.config import TrainConfig
 from esmaml_core.runs import RunStore
 from tests.fakes import small_config
 
-ES_HILL_CLIMB = "four_corner · ES-MAML (zero-order) · hill climbing"
+ES_HILL_CLIMB = "Four Corner · ES-MAML (zero-order) · hill climbing"
 
 
 def rows(posts, steps_per_iteration=100):
@@ -128,7 +128,7 @@ def test_group_labels_only_name_fields_that_separate_otherwise_identical_experim
     pg = TrainConfig.for_method(method="pg_maml", queries=4, eval_tasks=4, probe_tasks=2).validate()
     write_run(tmp_path, "pg", [-300.0], config=pg)
     labels = sorted(group.label for group in group_runs(list_runs(tmp_path)))
-    assert labels == ["four_corner · ES-MAML (zero-order) · ES gradient", "four_corner · PG-MAML (policy gradient)"]
+    assert labels == ["Four Corner · ES-MAML (zero-order) · ES gradient", "Four Corner · PG-MAML (policy gradient)"]
 
 
 def test_a_damaged_run_is_left_out_with_a_message_naming_it(tmp_path):

@@ -1,4 +1,4 @@
-"""Per-browser-session state: the one run this tab is training, and its time-boxed ticks."""
+"""Per-browser-session state: the run this tab shows (its training runs as a job, elsewhere), and page setup."""
 
 from __future__ import annotations
 
@@ -6,17 +6,17 @@ from pathlib import Path
 
 import streamlit as st
 
+from esmaml_core import jobs
 from esmaml_core.comparison import RunSummary, scan_runs, select_runs
 from esmaml_core.errors import RunStoreError
-from esmaml_core.runs import run_in, runs_root
-from esmaml_core.training_session import Status, TrainingSession
+from esmaml_core.jobs import Job
+from esmaml_core.runs import runs_root
 
-SESSION_KEY = "training_session"
+SHOWN_RUN_KEY = "shown_run"
 RUN_QUERY_PARAM = "run"
 # The tab icon, served by this app: a Material icon as page_icon would be fetched from fonts.gstatic.com.
 FAVICON = str(Path(__file__).with_name("favicon.png"))
-TICK_SECONDS = 0.5  # how often a live view trains and redraws
-STEP_BUDGET_SECONDS = 0.35  # training time per tick, leaving time to draw
+REDRAW_SECONDS = 0.5  # how often a live view reads the run folder again while a job trains
 
 
 # Page -> (file relative to app/Home.py, Material icon: drawn with the font Streamlit serves itself).
@@ -56,24 +56,30 @@ def page_link(page: str, label: str | None = None) -> None:
     st.page_link(path, label=label or page, icon=icon)
 
 
-def current_session() -> TrainingSession | None:
-    """This tab's training session; after a browser refresh, the run named in the URL, reopened paused."""
-    session = st.session_state.get(SESSION_KEY)
-    run_name = st.query_params.get(RUN_QUERY_PARAM)
-    if session is not None:
-        if run_name != session.store.name:
-            st.query_params[RUN_QUERY_PARAM] = session.store.name  # page changes drop it from the URL
-        return session
-    if not run_name:
+def shown_run() -> Job | None:
+    """The run this tab shows, as a job; after a refresh or a page change, the run named in the URL."""
+    name = st.session_state.get(SHOWN_RUN_KEY) or st.query_params.get(RUN_QUERY_PARAM)
+    if not name:
         return None
     try:
-        session = TrainingSession.reopen(run_in(runs_root(), run_name))
-    except (RunStoreError, OSError) as error:
-        st.warning(f"Could not reopen run {run_name!r}: {error}")
-        del st.query_params[RUN_QUERY_PARAM]
+        job = jobs.job(runs_root(), name)
+        if not job.path.is_dir():
+            raise RunStoreError(f"there is no run {name!r} in {runs_root()}")
+    except RunStoreError as error:
+        st.warning(f"Could not open run {name!r}: {error}")
+        show_run(None)
         return None
-    set_current_session(session)
-    return session
+    show_run(name)
+    return job
+
+
+def show_run(name: str | None) -> None:
+    """Make run ``name`` (None: no run) the one this tab shows, and name it in the URL."""
+    st.session_state[SHOWN_RUN_KEY] = name
+    if name is None:
+        st.query_params.pop(RUN_QUERY_PARAM, None)
+    elif st.query_params.get(RUN_QUERY_PARAM) != name:  # page changes drop it from the URL
+        st.query_params[RUN_QUERY_PARAM] = name
 
 
 def saved_runs(method: str | None = None, task: str | None = None) -> list[RunSummary]:
@@ -82,26 +88,3 @@ def saved_runs(method: str | None = None, task: str | None = None) -> list[RunSu
     for problem in problems:
         st.warning(problem, icon=":material/warning:")
     return select_runs(runs, method, task)
-
-
-def set_current_session(session: TrainingSession | None) -> None:
-    st.session_state[SESSION_KEY] = session
-    if session is None:
-        st.query_params.pop(RUN_QUERY_PARAM, None)
-    else:
-        st.query_params[RUN_QUERY_PARAM] = session.store.name
-
-
-def tick_interval(session: TrainingSession | None) -> float | None:
-    """run_every for a live fragment: tick while this tab's run is training, else stay still."""
-    return TICK_SECONDS if session is not None and session.status is Status.RUNNING else None
-
-
-def train_a_little(session: TrainingSession | None, ticking: bool) -> None:
-    """One tick of training; once the run stops running, a ticking view reruns the page to stop."""
-    if session is None:
-        return
-    if session.status is Status.RUNNING:
-        session.tick(STEP_BUDGET_SECONDS)
-    if ticking and session.status is not Status.RUNNING:
-        st.rerun()

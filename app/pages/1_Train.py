@@ -1,41 +1,42 @@
-"""Train: choose a task, a policy, a method and an operator, then watch the meta-policy learn live."""
+"""Train: choose a task, a policy, a method and an operator, start a training job, watch the meta-policy learn.
+
+Each run trains as a job, a ``train`` process of its own (``esmaml_core.jobs``): it goes on
+while the tab is closed or another page is open. This page reads the run folders back.
+"""
 
 import time
 
 import streamlit as st
 from _shared.figures import X_AXES, empty_learning_curves, learning_curves
-from _shared.state import (
-    current_session,
-    page_link,
-    page_setup,
-    saved_runs,
-    set_current_session,
-    tick_interval,
-    train_a_little,
-)
+from _shared.state import REDRAW_SECONDS, SHOWN_RUN_KEY, page_link, page_setup, saved_runs, show_run, shown_run
 
+from esmaml_core import jobs
 from esmaml_core.comparison import metric_curves
 from esmaml_core.config import OPTIONS, ConfigError, TrainConfig
 from esmaml_core.cost import describe_cost
 from esmaml_core.errors import RunStoreError
 from esmaml_core.form import (
     KEPT_ON_METHOD_CHANGE,
+    NO_PRESET,
     TASK_DEPENDENT_FIELDS,
     build_config,
     choice_label,
     choices,
     form_defaults,
+    form_values,
     preset_choices,
     preset_form_values,
     preset_label,
     sections,
     shown_fields,
 )
+from esmaml_core.jobs import ALIVE_STATES, RESUMABLE_STATES, Job, JobState
 from esmaml_core.presets import PRESETS
-from esmaml_core.runs import runs_root
+from esmaml_core.runs import RunStore, runs_root
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.point import PointTaskFamily
-from esmaml_core.training_session import Status, TrainingSession
+
+MORE_ITERATIONS = 50  # what "Train more" offers first
 
 
 def chosen_defaults() -> dict:
@@ -148,19 +149,36 @@ def cost_preview(values: dict) -> None:
 
 
 def start(values: dict) -> None:
-    """Validate the form and start a run; a bad value is shown, never raised."""
+    """Validate the form and start a training job; a bad value is shown, never raised."""
     try:
-        session = TrainingSession.start(build_config(values))
+        job = jobs.start(runs_root(), build_config(values))
     except ConfigError as error:
         st.error(error_text(error), icon=":material/error:")
         return
-    except (MemoryError, RunStoreError) as error:
-        st.error(f"Cannot set up this run: {error}", icon=":material/error:")
+    except (RunStoreError, OSError) as error:
+        st.error(f"Cannot start this run: {error}", icon=":material/error:")
         return
-    previous = current_session()
-    if previous is not None:
-        previous.stop()
-    set_current_session(session)
+    show_run(job.name)
+
+
+def fill_form(config: TrainConfig) -> None:
+    """The sidebar shows ``config``'s settings (e.g. of a run just opened), to read or to start from."""
+    st.session_state["train.preset"] = NO_PRESET
+    for field, value in form_values(config.to_values()).items():
+        st.session_state[f"train.{field}"] = value
+
+
+def open_run(name: str) -> None:
+    """Show run ``name`` on this page, its settings in the sidebar (a button callback: runs before the page)."""
+    show_run(name)
+    job = jobs.job(runs_root(), name)
+    if job.config is not None:
+        fill_form(job.config)
+
+
+def run_title(job: Job) -> str:
+    """What a run is, in words: task, method, operator and seed."""
+    return f"{job.config.label()} · seed {job.config.seed}" if job.config is not None else job.name
 
 
 def reopen_form() -> None:
@@ -170,58 +188,93 @@ def reopen_form() -> None:
         return
     by_name = {run.name: run for run in runs}  # names are stable while a run's iteration count grows
     name = st.selectbox(
-        "Saved run", tuple(by_name), key="train.reopen", format_func=lambda n: f"{n} ({by_name[n].iterations_done} it.)"
+        "Saved run",
+        tuple(by_name),
+        key="train.reopen",
+        format_func=lambda n: (
+            f"{by_name[n].config.label()} · seed {by_name[n].config.seed} · {by_name[n].iterations_done} it. ({n})"
+        ),
     )
-    if st.button("Reopen", key="reopen"):
-        try:
-            set_current_session(TrainingSession.reopen(by_name[name].path))
-        except RunStoreError as error:
-            st.error(f"Cannot reopen {name}: {error}")
+    st.button("Open", key="reopen", on_click=open_run, args=(name,))
 
 
-def controls(session: TrainingSession) -> None:
-    pause, resume, stop, explore = st.columns(4)
-    pause.button(
-        "Pause",
-        icon=":material/pause:",
-        key="pause",
-        on_click=session.pause,
-        disabled=session.status is not Status.RUNNING,
-    )
-    resume.button(
-        "Resume",
-        icon=":material/play_arrow:",
-        key="resume",
-        on_click=session.resume,
-        disabled=session.status is not Status.PAUSED,
-    )
-    stop.button(
-        "Stop",
-        icon=":material/stop:",
-        key="stop",
-        on_click=session.stop,
-        disabled=session.status not in (Status.RUNNING, Status.PAUSED),
-    )
-    with explore:
-        if isinstance(TASK_FAMILIES[session.config.task], PointTaskFamily):
+def act(action, *args) -> None:
+    """Do a job action for a button, then redraw the whole page (it may start or stop the live redraws)."""
+    try:
+        action(runs_root(), *args)
+    except RunStoreError as error:
+        st.error(str(error), icon=":material/error:")
+        return
+    st.rerun()
+
+
+PAUSE = ("pause", "Pause", ":material/pause:", jobs.pause)
+CONTINUE = ("continue", "Continue", ":material/play_arrow:", jobs.unpause)
+STOP = ("stop", "Stop", ":material/stop:", jobs.stop)
+RESUME = ("resume", "Resume", ":material/play_arrow:", jobs.resume)
+JOB_ACTIONS = {
+    JobState.RUNNING: (PAUSE, STOP),
+    JobState.PAUSED: (CONTINUE, STOP),
+    JobState.STOPPED: (RESUME,),
+    JobState.INTERRUPTED: (RESUME,),
+}
+
+
+def job_buttons(job: Job, prefix: str = "") -> None:
+    """The buttons that apply to ``job`` in its state: pause, continue, stop or resume."""
+    actions = JOB_ACTIONS.get(job.state, ())
+    for column, (key, label, icon, action) in zip(st.columns(max(len(actions), 1)), actions, strict=False):
+        if column.button(label, icon=icon, key=f"{prefix}{key}"):
+            act(action, job.name)
+
+
+def train_more(job: Job) -> None:
+    """On a finished or stopped run: train it N iterations more."""
+    if job.state not in (JobState.FINISHED, *RESUMABLE_STATES) or job.config is None:
+        return
+    extra_column, button_column = st.columns([1, 2], vertical_alignment="bottom")
+    extra = extra_column.number_input("More iterations", min_value=1, value=MORE_ITERATIONS, key="train.more")
+    if button_column.button(f"Train {int(extra)} more", icon=":material/add:", key="train_more"):
+        act(jobs.train_more, job.name, int(extra))
+
+
+def controls(job: Job) -> None:
+    buttons, more, link = st.columns([2, 3, 2], vertical_alignment="bottom")
+    with buttons:
+        job_buttons(job)
+    with more:
+        train_more(job)
+    with link:
+        if job.config is not None and isinstance(TASK_FAMILIES[job.config.task], PointTaskFamily):
             page_link("Explore", "Explore its exploration")
         else:
             page_link("Replay", "Replay it as video")
 
 
-def progress(session: TrainingSession) -> None:
+def state_line(job: Job) -> str:
+    return f"{job.state} · iteration {job.iteration} of {job.iterations}"
+
+
+BAND_CAPTION = (
+    "Lines: the mean return over the {tasks} held-out evaluation tasks (test split, the same tasks at every "
+    "iteration). Shaded band: ± one standard deviation of those {tasks} tasks' returns, i.e. how much the return "
+    "varies from task to task, not an uncertainty of the mean. A task's return is that of the deterministic "
+    "meta-policy for ES methods and the mean over K trajectories of the stochastic policy for PG methods."
+)
+
+
+def progress(job: Job) -> None:
     """Progress, latest numbers and live learning curves, all read back from the run folder."""
-    config = session.config
-    st.progress(session.progress, text=f"{session.status} · iteration {session.iteration} of {config.iterations}")
-    if session.error:
-        st.error(session.error)
-    for warning in session.warnings:
-        st.warning(warning)
-    rows = session.store.read_metrics()
+    st.progress(job.progress, text=state_line(job))
+    if job.error:
+        st.error(f"The training process stopped with an error:\n\n```\n{job.error}\n```")
+    rows = RunStore.open(job.path).read_metrics() if job.config is not None else []
     if not rows:
-        waited = time.monotonic() - session.opened_at
-        typical = "under a second" if isinstance(session.trainer.family, PointTaskFamily) else "tens of seconds"
-        st.info(f"Waiting for the first iteration… {waited:.0f} s so far (on this task one takes {typical}).")
+        if job.state in ALIVE_STATES:
+            waited = time.time() - jobs.started_at(runs_root(), job.name)
+            point = job.config is None or isinstance(TASK_FAMILIES[job.config.task], PointTaskFamily)
+            typical = "under a second" if point else "tens of seconds"
+            st.info(f"Waiting for the first iteration… {waited:.0f} s so far (on this task one takes {typical}).")
         return
     first, last = rows[0], rows[-1]
     pre, post, steps, wall = st.columns(4)
@@ -236,47 +289,85 @@ def progress(session: TrainingSession) -> None:
     )
     x_key = st.radio("x axis", tuple(X_AXES), format_func=X_AXES.get, horizontal=True, key="train.x_axis")
     st.plotly_chart(learning_curves(metric_curves(rows), x_key), key="train.curves")
-    if config.task == "four_corner":
+    st.caption(BAND_CAPTION.format(tasks=job.config.eval_tasks))
+    if job.config.task == "four_corner":
         st.caption(
             "On Four Corner the meta-policy itself commits to no corner, so its own return stays near −400: "
             "what it learns is how to explore, which shows in the post-adaptation return."
         )
 
 
-def live_view(session: TrainingSession) -> None:
-    interval = tick_interval(session)
+def shown_run_view(job: Job) -> None:
+    st.subheader(run_title(job))
+    where = f"run `{job.name}`, saved in `{job.path}`"
+    if job.config is None:
+        st.caption(where)
+    else:
+        config = job.config
+        st.caption(
+            f"K = {config.queries} queries per task · {choice_label('policy', config.policy)} policy · {where}. "
+            "It trains in a process of its own: close the tab or open another page, it goes on."
+        )
+    controls(job)
+    progress(job)
 
-    @st.fragment(run_every=interval)
+
+def jobs_list(all_jobs: list[Job], shown: str | None) -> None:
+    """Every job this dashboard started: what it is, its state and progress, its buttons."""
+    if not all_jobs:
+        return
+    st.subheader("Training jobs")
+    for job in all_jobs:
+        title, state, buttons, show = st.columns([5, 3, 3, 1], vertical_alignment="center")
+        title.markdown(f"**{run_title(job)}**  \n`{job.name}`")
+        state.progress(job.progress, text=state_line(job))
+        with buttons:
+            job_buttons(job, prefix=f"jobs.{job.name}.")
+        show.button(
+            "Show", key=f"jobs.{job.name}.show", on_click=open_run, args=(job.name,), disabled=job.name == shown
+        )
+
+
+def idle_view() -> None:
+    st.info("Choose a task, a policy, a method and an operator in the sidebar, then press **Start training**.")
+    st.caption(
+        f"Runs are saved as they train under `{runs_root()}`. Each trains in a process of its own, so closing the "
+        "tab or opening another page never stops it; several can train at once."
+    )
+    st.plotly_chart(empty_learning_curves(), key="train.placeholder")
+
+
+def any_alive(all_jobs: list[Job], shown: Job | None) -> bool:
+    return any(job.state in ALIVE_STATES for job in [*all_jobs, *([shown] if shown else [])])
+
+
+def live_view(alive: bool) -> None:
+    """The shown run and the jobs list, redrawn from disk while any job trains; a page rerun when that changes."""
+
+    @st.fragment(run_every=REDRAW_SECONDS if alive else None)
     def live() -> None:
-        train_a_little(session, ticking=interval is not None)
-        progress(session)
+        shown, all_jobs = shown_run(), jobs.list_jobs(runs_root())
+        if any_alive(all_jobs, shown) != alive:
+            st.rerun()
+        if shown is None:
+            idle_view()
+        else:
+            shown_run_view(shown)
+        jobs_list(all_jobs, shown.name if shown else None)
 
     live()
 
 
 page_setup("Train")
+adopted = st.session_state.get(SHOWN_RUN_KEY)
+opened = shown_run()  # before the form: a run named in the URL fills it with its settings
+if opened is not None and adopted != opened.name and opened.config is not None:
+    fill_form(opened.config)
 with st.sidebar:
     submitted = sidebar_form()
-    with st.expander("Reopen a saved run"):
+    with st.expander("Open a saved run"):
         reopen_form()
 st.title("Train")
 if submitted is not None:
     start(submitted)
-session = current_session()
-if session is None:
-    st.info("Choose a task, a policy, a method and an operator in the sidebar, then press **Start training**.")
-    st.caption(
-        f"Runs are saved as they train under `{runs_root()}`: closing the tab loses nothing. "
-        "A run trains while this page is open and waits while you look at other pages."
-    )
-    st.plotly_chart(empty_learning_curves(), key="train.placeholder")
-else:
-    config = session.config
-    st.subheader(session.store.name)
-    st.caption(
-        f"{config.label()} · K = {config.queries} · "
-        f"{config.policy} policy · seed {config.seed} · saved in `{session.store.path}` · "
-        "trains while this page is open, waits while you look at other pages"
-    )
-    controls(session)
-    live_view(session)
+live_view(any_alive(jobs.list_jobs(runs_root()), shown_run()))

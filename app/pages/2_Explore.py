@@ -10,7 +10,7 @@ import math
 
 import streamlit as st
 from _shared.figures import exploration_figure
-from _shared.state import current_session, page_link, page_setup, saved_runs, tick_interval, train_a_little
+from _shared.state import REDRAW_SECONDS, page_link, page_setup, saved_runs, shown_run
 
 from esmaml_core import assets
 from esmaml_core.assets import PretrainedPolicy
@@ -25,12 +25,12 @@ from esmaml_core.exploration import (
     probe_policy,
     record_checkpoint_probe,
 )
+from esmaml_core.jobs import JobState
 from esmaml_core.methods import PG_METHODS
 from esmaml_core.results import ProbeTrajectories
 from esmaml_core.runs import RunStore
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.point import PointTaskFamily
-from esmaml_core.training_session import Status
 
 PLAY_SECONDS = 0.8
 # With the controls above and the metrics below, one 1280x720 screen; less when a row of run pickers is shown.
@@ -207,11 +207,11 @@ def explorer(
 
 
 page_setup("Explore")
-session = current_session()
+job = shown_run()  # the run this tab trains or shows on Train
 point_tasks = [name for name, family in TASK_FAMILIES.items() if isinstance(family, PointTaskFamily)]
-live_task = session is not None and session.config.task in point_tasks
+live_task = job is not None and job.config is not None and job.config.task in point_tasks
 if live_task:
-    st.session_state.setdefault("explore.task", session.config.task)
+    st.session_state.setdefault("explore.task", job.config.task)
 st.session_state.setdefault("explore.task", point_tasks[0])
 st.session_state.setdefault("explore.source", "runs" if live_task else "pretrained")
 
@@ -227,7 +227,7 @@ source_kind = source_column.segmented_control(
     "Source", SOURCES, required=True, format_func=SOURCES.get, key="explore.source", label_visibility="collapsed"
 )
 pretrained = source_kind == "pretrained"
-live_name = session.store.name if session is not None else None
+live_name = job.name if job is not None else None
 candidates = assets.list_pretrained(assets.PRETRAINED_DIR, task) if pretrained else saved_runs(task=task)
 sides = [[source for source in candidates if (source.config.method in PG_METHODS) == bool(side)] for side in (0, 1)]
 figure_height = FIGURE_HEIGHT
@@ -256,18 +256,16 @@ options.radio(
 )
 live_shown = (
     not pretrained
-    and session is not None
-    and session.status is Status.RUNNING
+    and job is not None
+    and job.state is JobState.RUNNING
     and live_name in [source.name for source in chosen if isinstance(source, RunSummary)]
 )
 following = options.toggle("Follow the live run", value=True, key="explore.follow", disabled=not live_shown)
-interval = PLAY_SECONDS if playing else tick_interval(session) if live_shown else None
+interval = PLAY_SECONDS if playing else REDRAW_SECONDS if live_shown else None
 
 
 @st.fragment(run_every=interval)
 def live_explorer() -> None:
-    if live_shown:
-        train_a_little(session, ticking=interval is not None)
     explorer(TASK_FAMILIES[task], chosen, following and live_shown and not playing, pretrained, figure_height)
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 from _shared.figures import PALETTE, PRE_COLOR
-from _shared.state import current_session, page_setup, saved_runs
+from _shared.state import page_setup, saved_runs, shown_run
 
 from esmaml_core.adaptation import OPERATORS
 from esmaml_core.assets import list_pretrained
@@ -105,10 +105,10 @@ except ImportError as error:
     st.info(f"MuJoCo tasks and rendering are not available in this installation yet ({error}).")
     st.stop()
 task_names = [family.name for family in MUJOCO_FAMILIES] + [CARTPOLE]
-session = current_session()  # the run this tab trained, preselected (Train's "Replay it as video")
-live_path = str(session.store.path) if session is not None and session.config.task in task_names else None
+job = shown_run()  # the run this tab trains or shows, preselected (Train's "Replay it as video")
+live_path = str(job.path) if job is not None and job.config is not None and job.config.task in task_names else None
 if live_path is not None:
-    st.session_state.setdefault("replay.task", session.config.task)
+    st.session_state.setdefault("replay.task", job.config.task)
 task = st.selectbox("Task", task_names, format_func=TASK_FAMILIES.label, key="replay.task")
 if task == CARTPOLE:
     st.markdown(

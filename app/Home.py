@@ -3,6 +3,10 @@
 import streamlit as st
 from _shared.state import PAGES, page_link, page_setup
 
+from esmaml_core import jobs
+from esmaml_core.jobs import ALIVE_STATES
+from esmaml_core.runs import runs_root
+
 page_setup("Home")
 
 st.title("ES-MAML Studio")
@@ -29,7 +33,8 @@ if lecture:  # Explore as a lecture view: the shipped pretrained policies, Four 
     st.switch_page(PAGES["Explore"][0])
 
 DESCRIPTIONS = {
-    "Train": "pick a task, policy, method and operator; watch it learn live",
+    "Train": "pick a task, policy, method and operator; start training jobs that go on while you look "
+    "elsewhere (or close the tab); watch them learn live",
     "Explore": "K exploration paths of ES-MAML and PG-MAML, side by side",
     "Replay": "MuJoCo rollouts before and after adaptation, as video",
     "Compare": "learning curves of saved runs, mean and spread over seeds",
@@ -40,3 +45,12 @@ for page, description in DESCRIPTIONS.items():
     with link:
         page_link(page)
     text.caption(description)
+
+
+def training_now(job: jobs.Job) -> str:
+    return f"{job.config.label() if job.config else job.name}, {job.state} at iteration {job.iteration}"
+
+
+alive = [job for job in jobs.list_jobs(runs_root()) if job.state in ALIVE_STATES]
+if alive:  # jobs train on whatever page is open
+    st.caption(f":material/model_training: Training now: {'; '.join(map(training_now, alive))} (see Train).")

@@ -6,23 +6,30 @@ the tab (the run comes back from the URL), then opens Explore, Replay, Compare (
 the figure as PNG) and Learn, and saves a screenshot of each page: in the test's temporary
 folder, or, to refresh the README's dashboard tour, where ``$ESMAML_SCREENSHOTS_DIR`` says
 (``ESMAML_SCREENSHOTS_DIR=docs/img python -m pytest tests/test_browser.py``).
-A second test visits every page with every request that would leave 127.0.0.1 blocked and
+A third drives training jobs: a run goes on after its tab is closed, pauses, continues,
+stops and resumes, is shown interrupted (with Resume) by a dashboard restarted on the same
+runs folder, and a finished run trains N more and reopens with its settings in the sidebar;
+its screenshot of Train (a job running, another finished) is the README's train.png.
+Another test visits every page with every request that would leave 127.0.0.1 blocked and
 recorded, and opens the Compare page's HTML download offline: nothing may be fetched from
 the internet. Needs ``pip install playwright`` and ``apt-get install chromium``
 (scripts/install.sh --dev); it never downloads a browser.
 """
 
 import os
+import time
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from esmaml_core import jobs
 from esmaml_core.comparison import list_runs
 from esmaml_core.config import TrainConfig
+from esmaml_core.jobs import JobState
 from esmaml_core.launcher import CHROMIUM_ARGS, SYSTEM_CHROMIUM, start_training_in_browser
 from tests.dashboard_server import running_dashboard
-from tests.job_helpers import kill_jobs, train_saved_run
+from tests.job_helpers import kill_jobs, train_saved_run, wait_for
 
 sync_api = pytest.importorskip("playwright.sync_api")
 SCREENSHOTS_DIR_ENV = "ESMAML_SCREENSHOTS_DIR"
@@ -61,25 +68,21 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
             train_link = page.get_by_test_id("stMainBlockContainer").get_by_role("link", name="Train")
             train_link.wait_for(timeout=30_000)
             page.get_by_text("the ideas of ES-MAML").wait_for()
-            page.wait_for_timeout(500)  # icon font
-            page.screenshot(path=screenshots / "home.png")
 
             train_link.click()
             first_figure_seconds = start_training_in_browser(page, iterations=25, seed=0)
             other_tab = browser.new_page()  # another browser session training at the same time
             other_tab.goto(f"{server_url}/Train")
             start_training_in_browser(other_tab, iterations=10, seed=1)
-            other_tab.get_by_text("finished · iteration 10 of 10").wait_for(timeout=90_000)
-            page.get_by_text("finished · iteration 25 of 25").wait_for(timeout=90_000)
+            other_tab.get_by_text("finished · iteration 10 of 10").first.wait_for(timeout=90_000)
+            page.get_by_text("finished · iteration 25 of 25").first.wait_for(timeout=90_000)
             es_runs = list_runs(tmp_path, method="es_maml")
             assert {run.config.seed: run.iterations_done for run in es_runs} == {0: 25, 1: 10}
             other_tab.close()
-            page.wait_for_timeout(1_000)  # let the last figure settle
-            page.screenshot(path=screenshots / "train.png", full_page=True)
             print(f"first live figure after {first_figure_seconds:.2f} s")  # timed by bench/first_figure.py
 
             page.reload()  # a refreshed tab reopens its run from the URL
-            page.get_by_text("finished · iteration 25 of 25").wait_for(timeout=30_000)
+            page.get_by_text("finished · iteration 25 of 25").first.wait_for(timeout=30_000)
             page.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
 
             page.set_viewport_size(TALL)
@@ -207,3 +210,99 @@ def test_no_page_and_no_download_reaches_the_internet(tmp_path):
             assert external == []
         finally:
             browser.close()
+
+
+def iterations_done(root: Path) -> dict[int, int]:
+    """Iterations done by each run under ``root``, by seed."""
+    return {run.config.seed: run.iterations_done for run in list_runs(root)}
+
+
+def shown_state(page, state: str, timeout: float = 60_000) -> None:
+    """Wait until the shown run's progress line starts with ``state``."""
+    page.get_by_test_id("stMainBlockContainer").get_by_text(state).first.wait_for(timeout=timeout)
+
+
+def test_jobs_outlive_the_tab_and_the_dashboard_and_resume(tmp_path):
+    """Start a run, close its tab, see it advanced in a new one; pause, continue, stop, resume; stop the
+    dashboard and see the run interrupted by the next one, resume it; Train N more; a reopened run's settings."""
+    screenshots = Path(os.environ.get(SCREENSHOTS_DIR_ENV) or tmp_path / "screenshots")
+    screenshots.mkdir(parents=True, exist_ok=True)
+    try:
+        with sync_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=str(SYSTEM_CHROMIUM), args=CHROMIUM_ARGS, headless=True
+            )
+            try:
+                with running_dashboard(tmp_path) as url:
+                    tab = browser.new_context(viewport=TALL).new_page()
+                    tab.goto(f"{url}/Train")
+                    start_training_in_browser(tab, iterations=100_000, seed=0)
+                    tab.context.close()  # the tab is gone
+                    closed_at = iterations_done(tmp_path)[0]
+                    later = browser.new_context(viewport=TALL).new_page()
+                    time.sleep(2)
+                    later.goto(f"{url}/Train")
+                    later.get_by_text("Training jobs").wait_for(timeout=30_000)
+                    later.get_by_text("running · iteration").first.wait_for(timeout=30_000)
+                    assert iterations_done(tmp_path)[0] > closed_at  # it went on without its tab
+                    later.get_by_role("button", name="Show").click()
+                    later.locator(".st-key-pause button").click()
+                    shown_state(later, "paused · iteration")
+                    time.sleep(0.5)  # an iteration under way when paused may still land
+                    paused_at = iterations_done(tmp_path)[0]
+                    time.sleep(1.0)
+                    assert iterations_done(tmp_path)[0] == paused_at
+                    later.locator(".st-key-continue button").click()
+                    shown_state(later, "running · iteration")
+                    wait_for(lambda: iterations_done(tmp_path)[0] > paused_at)
+                    later.locator(".st-key-stop button").click()
+                    shown_state(later, "stopped · iteration")
+                    later.locator(".st-key-resume button").click()
+                    shown_state(later, "running · iteration")
+                    resumed_at = iterations_done(tmp_path)[0]
+                    wait_for(lambda: iterations_done(tmp_path)[0] > resumed_at)
+                    later.context.close()
+                # the dashboard stopped: its job was interrupted with it, resumably
+                (name,) = [path.stem for path in jobs.jobs_folder(tmp_path).glob("*.json")]
+                wait_for(lambda: jobs.job(tmp_path, name).state is JobState.INTERRUPTED, 30)
+                interrupted_at = iterations_done(tmp_path)[0]
+                with running_dashboard(tmp_path) as url:
+                    page = browser.new_context(viewport=TALL).new_page()
+                    page.goto(f"{url}/Train")
+                    page.get_by_text(f"interrupted · iteration {interrupted_at} of 100000").wait_for(timeout=30_000)
+                    page.get_by_role("button", name="Resume").click()
+                    page.get_by_text("running · iteration").first.wait_for(timeout=30_000)
+                    wait_for(lambda: iterations_done(tmp_path)[0] > interrupted_at)
+
+                    page.goto(url)  # Home names the job training now
+                    page.get_by_text("Training now: Four Corner").wait_for(timeout=30_000)
+                    page.set_viewport_size({"width": 1440, "height": 1000})
+                    page.wait_for_timeout(500)  # icon font
+                    page.screenshot(path=screenshots / "home.png")
+                    page.set_viewport_size(TALL)
+                    page.get_by_test_id("stMainBlockContainer").get_by_role("link", name="Train").click()
+                    start_training_in_browser(page, iterations=3, seed=1)  # a second job beside the first
+                    shown_state(page, "finished · iteration 3 of 3")
+                    page.get_by_role("spinbutton", name="More iterations").fill("2")
+                    page.get_by_role("spinbutton", name="More iterations").press("Enter")
+                    page.get_by_role("button", name="Train 2 more").click()
+                    shown_state(page, "finished · iteration 5 of 5")
+                    assert iterations_done(tmp_path)[1] == 5
+                    page.locator(".js-plotly-plot").first.wait_for(timeout=10_000)
+                    page.wait_for_timeout(1_000)
+                    page.screenshot(path=screenshots / "train.png", full_page=True)
+
+                    fresh = browser.new_context(viewport=TALL).new_page()  # reopen the seed-1 run in a new tab
+                    fresh.goto(f"{url}/Train")
+                    sidebar = fresh.get_by_test_id("stSidebar")
+                    sidebar.get_by_text("Open a saved run").click()
+                    sidebar.get_by_label("Saved run").click()
+                    fresh.get_by_role("option").filter(has_text="seed 1").click()
+                    fresh.locator(".st-key-reopen button").click()
+                    shown_state(fresh, "finished · iteration 5 of 5")
+                    sync_api.expect(sidebar.get_by_role("spinbutton", name="Seed")).to_have_value("1")
+                    sync_api.expect(sidebar.get_by_role("spinbutton", name="Meta-iterations")).to_have_value("5")
+            finally:
+                browser.close()
+    finally:
+        kill_jobs(tmp_path)

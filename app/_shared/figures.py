@@ -27,6 +27,7 @@ def band_traces(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, col
     band = go.Scatter(
         x=np.concatenate([x, x[::-1]]),
         y=np.concatenate([mean + std, (mean - std)[::-1]]),
+        mode="lines",
         fill="toself",
         fillcolor=_rgba(color, 0.18),
         line={"width": 0},

@@ -59,7 +59,8 @@ def load_arrays(path: Path) -> dict[str, np.ndarray]:
         check_array_sizes(path)
         with np.load(path, allow_pickle=False) as archive:
             return {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
+    # NotImplementedError: zipfile's answer to a damaged header naming an unknown compression method
+    except (OSError, ValueError, EOFError, KeyError, NotImplementedError, zipfile.BadZipFile) as error:
         raise CheckpointError(f"checkpoint {path} is unreadable ({error}); it may be truncated or corrupted") from error
 
 

@@ -40,7 +40,7 @@ from esmaml_core.cli import train_arguments
 from esmaml_core.config import TrainConfig
 from esmaml_core.errors import RunStoreError
 from esmaml_core.files import atomic_write
-from esmaml_core.runs import LOCK_FILE, RunStore, new_run_folder, run_in
+from esmaml_core.runs import CONFIG_FILE, LOCK_FILE, RunStore, new_run_folder, run_in
 from esmaml_core.tasks import TASK_FAMILIES
 from esmaml_core.tasks.point import PointTaskFamily
 
@@ -305,9 +305,9 @@ def last_launch_error(root: Path, name: str) -> str | None:
 
 def run_progress(run_path: Path) -> tuple[TrainConfig | None, int]:
     """The run's config (None if not readable yet) and the last iteration in its metrics."""
-    store = RunStore.open(run_path) if (run_path / "config.json").is_file() else None
-    if store is None:
+    if not (run_path / CONFIG_FILE).is_file():
         return None, 0
+    store = RunStore.open(run_path)
     try:
         config = store.config()
     except RunStoreError:

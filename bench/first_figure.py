@@ -41,7 +41,7 @@ def main() -> None:
                 page.goto(f"{url}/Train")
                 page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)  # the empty axes: plotly.js loaded
                 figure_seconds.append(start_training_in_browser(page, iterations=ITERATIONS, seed=seed))
-                page.get_by_text(f"finished · iteration {ITERATIONS} of {ITERATIONS}").wait_for(timeout=60_000)
+                page.get_by_text(f"finished · iteration {ITERATIONS} of {ITERATIONS}").first.wait_for(timeout=60_000)
                 page.close()
         finally:
             browser.close()

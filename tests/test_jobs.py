@@ -129,3 +129,14 @@ def test_a_reused_process_id_is_not_taken_for_the_job(root):
     RunStore.create(path, config).close()
     jobs.write_record(root, jobs.JobRecord(path.name, os.getpid(), time.time()))  # this process trains nothing
     assert jobs.job(root, path.name).state is JobState.INTERRUPTED
+
+
+def test_a_dashboard_ending_interrupts_its_jobs_resumably(root):
+    """What the exit hook does: every job this process started gets Ctrl-C, even a paused one."""
+    running, paused = (jobs.start(root, small_config(iterations=LONG, seed=seed)) for seed in (0, 1))
+    wait_for(lambda: min(jobs.job(root, job.name).iteration for job in (running, paused)) >= 1)
+    jobs.pause(root, paused.name)
+    jobs.interrupt_own_jobs()
+    for job in (running, paused):
+        wait_for(lambda job=job: jobs.job(root, job.name).state is JobState.INTERRUPTED)
+        assert "interrupted at iteration" in jobs.log_path(root, job.name).read_text()

@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from esmaml_core import jobs
 from esmaml_core.comparison import list_runs
 from esmaml_core.config import OPTIONS, TrainConfig
 from esmaml_core.form import shown_fields
@@ -331,6 +332,15 @@ def test_a_saved_run_can_be_reopened_and_resumed(runs_dir):
     at.button(key="resume").click().run()
     rerun_until(at, lambda at: state_line(at).startswith("finished · iteration 4 of 4"))
     assert len(store.read_metrics()) == 4
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+def test_a_failed_job_shows_why_and_offers_no_resume(runs_dir):
+    job = jobs.start(runs_dir, TrainConfig(**QUICK, lr=1e308).validate())  # diverges at once
+    at = open_page("1_Train", run=job.name)
+    rerun_until(at, lambda at: state_line(at).startswith("failed"))
+    assert "NaN or inf" in at.error[0].value and "--resume" in at.error[0].value  # the CLI's own advice
+    assert not {"resume", "pause", "stop"} & {button.key for button in at.button}
 
 
 def test_train_n_more_extends_a_finished_run(runs_dir):

@@ -287,6 +287,9 @@ def test_a_refreshed_tab_reopens_its_run_from_the_url_with_its_settings_in_the_s
     assert len(coordinates(figure_data(at)[1])) == 6
     assert at.number_input(key="train.seed").value == 3 and at.number_input(key="train.alpha").value == 0.07
     assert at.selectbox(key="train.operator").value == "es_grad" and at.number_input(key="train.queries").value == 5
+    at.switch_page("pages/4_Compare.py").run()
+    at.switch_page("pages/1_Train.py").run()  # back on Train, the form still shows the run's settings
+    assert at.number_input(key="train.seed").value == 3 and at.selectbox(key="train.operator").value == "es_grad"
     missing = open_page("1_Train", run="no-such-run")
     assert "no-such-run" in missing.warning[0].value
     assert len(missing.get("plotly_chart")) == 1 and figure_data(missing) == []  # only the empty idle chart

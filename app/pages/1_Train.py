@@ -361,7 +361,8 @@ def live_view(alive: bool) -> None:
 page_setup("Train")
 adopted = st.session_state.get(SHOWN_RUN_KEY)
 opened = shown_run()  # before the form: a run named in the URL fills it with its settings
-if opened is not None and adopted != opened.name and opened.config is not None:
+form_dropped = "train.task" not in st.session_state  # Streamlit forgets a page's widgets when another page opens
+if opened is not None and opened.config is not None and (adopted != opened.name or form_dropped):
     fill_form(opened.config)
 with st.sidebar:
     submitted = sidebar_form()

@@ -201,7 +201,7 @@ def signal_group(root: Path, name: str, signal_number: int) -> bool:
     if pid is None:
         return False
     try:
-        os.killpg(pid, signal_number)
+        os.killpg(os.getpgid(pid), signal_number)  # a job's group is its own; a terminal's train, its shell job's
     except ProcessLookupError:
         return False
     return True
@@ -231,7 +231,7 @@ def interrupt(pid: int) -> None:
     """SIGINT to the child (its KeyboardInterrupt ends the run cleanly), and SIGCONT in case it is paused."""
     try:
         os.kill(pid, signal.SIGINT)
-        os.killpg(pid, signal.SIGCONT)
+        os.killpg(os.getpgid(pid), signal.SIGCONT)
     except ProcessLookupError:
         pass
 

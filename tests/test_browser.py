@@ -244,7 +244,7 @@ def test_jobs_outlive_the_tab_and_the_dashboard_and_resume(tmp_path):
                     later.goto(f"{url}/Train")
                     later.get_by_text("Training jobs").wait_for(timeout=30_000)
                     later.get_by_text("running · iteration").first.wait_for(timeout=30_000)
-                    assert iterations_done(tmp_path)[0] > closed_at  # it went on without its tab
+                    wait_for(lambda: iterations_done(tmp_path)[0] > closed_at, 30)  # it went on without its tab
                     later.get_by_role("button", name="Show").click()
                     later.locator(".st-key-pause button").click()
                     shown_state(later, "paused · iteration")
@@ -264,7 +264,7 @@ def test_jobs_outlive_the_tab_and_the_dashboard_and_resume(tmp_path):
                     later.context.close()
                 # the dashboard stopped: its job was interrupted with it, resumably
                 (name,) = [path.stem for path in jobs.jobs_folder(tmp_path).glob("*.json")]
-                wait_for(lambda: jobs.job(tmp_path, name).state is JobState.INTERRUPTED, 30)
+                wait_for(lambda: jobs.job(tmp_path, name).state is JobState.INTERRUPTED, 60)
                 interrupted_at = iterations_done(tmp_path)[0]
                 with running_dashboard(tmp_path) as url:
                     page = browser.new_context(viewport=TALL).new_page()

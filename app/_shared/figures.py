@@ -5,49 +5,14 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from esmaml_core.comparison import CurveBand, robust_range
 from esmaml_core.exploration import CORNER_VISIT_RADIUS, REWARD_RADIUS, explored_paths
+from esmaml_core.plots import X_AXES, band_traces, layout, rgba
 from esmaml_core.results import ProbeTrajectories
 from esmaml_core.tasks.point import CORNERS, PointTaskFamily
 
-X_AXES = {"iteration": "meta-iteration", "env_steps": "environment steps", "wall_time": "wall time (s)"}
-PALETTE = ("#1f6feb", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d")
 NO_ARENA_HALF_WIDTH = 1.0  # 2D Navigation has no position clip; its goals lie in [-0.5, 0.5]^2
 PRE_COLOR, POST_COLOR = "#868e96", "#1f6feb"
 QUERY_COLOR, ACCEPTED_COLOR, ADAPTED_COLOR = "#74c0fc", "#2f9e44", "#e8590c"
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    red, green, blue = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({red},{green},{blue},{alpha})"
-
-
-def band_traces(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, color: str) -> list[go.Scatter]:
-    """A mean line with a shaded ±1 std band, as two traces sharing one legend entry."""
-    band = go.Scatter(
-        x=np.concatenate([x, x[::-1]]),
-        y=np.concatenate([mean + std, (mean - std)[::-1]]),
-        mode="lines",
-        fill="toself",
-        fillcolor=_rgba(color, 0.18),
-        line={"width": 0},
-        hoverinfo="skip",
-        legendgroup=name,
-        showlegend=False,
-    )
-    line = go.Scatter(x=x, y=mean, name=name, mode="lines", line={"color": color, "width": 2.5}, legendgroup=name)
-    return [band, line]
-
-
-def _layout(fig: go.Figure, x_title: str, y_title: str, height: int = 380) -> go.Figure:
-    fig.update_layout(
-        height=height,
-        margin={"l": 10, "r": 10, "t": 30, "b": 10},
-        xaxis_title=x_title,
-        yaxis_title=y_title,
-        legend={"orientation": "h", "y": 1.08, "x": 0},
-    )
-    return fig
 
 
 def learning_curves(curves: dict[str, np.ndarray], x_key: str = "iteration") -> go.Figure:
@@ -62,7 +27,7 @@ def learning_curves(curves: dict[str, np.ndarray], x_key: str = "iteration") -> 
             color,
         )
         fig.add_traces(traces)
-    return _layout(fig, X_AXES[x_key], "return")
+    return layout(fig, X_AXES[x_key], "return")
 
 
 def empty_learning_curves() -> go.Figure:
@@ -71,27 +36,7 @@ def empty_learning_curves() -> go.Figure:
     fig.add_annotation(text="press Start training: the learning curves appear here", showarrow=False)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
-    return _layout(fig, X_AXES["iteration"], "return", height=260)
-
-
-def bands_figure(bands: dict[str, CurveBand], y_title: str, x_key: str = "iteration") -> go.Figure:
-    """One mean ± std band per experiment (or run) against ``x_key``, each to its own end.
-
-    The y range shows the bands' bulk (``robust_range``); margins leave room for every
-    label, so an exported image clips nothing.
-    """
-    fig = go.Figure()
-    for index, (label, band) in enumerate(bands.items()):
-        color = PALETTE[index % len(PALETTE)]
-        name = f"{label} (n={band.runs})" if band.runs > 1 else label
-        fig.add_traces(band_traces(band.x, band.mean, band.std, name, color))
-    _layout(fig, X_AXES[x_key], y_title, height=460)
-    fig.update_yaxes(range=robust_range(list(bands.values())), automargin=True)
-    fig.update_xaxes(automargin=True)
-    fig.update_layout(
-        margin={"l": 70, "r": 30, "t": 40, "b": 60}, legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
-    )
-    return fig
+    return layout(fig, X_AXES["iteration"], "return", height=260)
 
 
 def _joined(paths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +74,7 @@ def _task_geometry(fig: go.Figure, family: PointTaskFamily, goal: np.ndarray) ->
         for corner in CORNERS:
             is_goal = bool(np.allclose(corner, goal))
             color = ACCEPTED_COLOR if is_goal else "#adb5bd"
-            fill = _rgba(ACCEPTED_COLOR, 0.10) if is_goal else "rgba(0,0,0,0)"
+            fill = rgba(ACCEPTED_COLOR, 0.10) if is_goal else "rgba(0,0,0,0)"
             _circle(fig, corner, REWARD_RADIUS, {"color": color, "width": 2 if is_goal else 1, "dash": "dot"}, fill)
             _circle(fig, corner, CORNER_VISIT_RADIUS, {"color": color, "width": 1})
         half_width = 4.4

@@ -7,7 +7,7 @@ while the tab is closed or another page is open. This page reads the run folders
 import time
 
 import streamlit as st
-from _shared.figures import X_AXES, empty_learning_curves, learning_curves
+from _shared.figures import empty_learning_curves, learning_curves
 from _shared.state import REDRAW_SECONDS, SHOWN_RUN_KEY, page_link, page_setup, saved_runs, show_run, shown_run
 
 from esmaml_core import jobs
@@ -31,6 +31,7 @@ from esmaml_core.form import (
     shown_fields,
 )
 from esmaml_core.jobs import ALIVE_STATES, RESUMABLE_STATES, Job, JobState
+from esmaml_core.plots import X_AXES
 from esmaml_core.presets import PRESETS
 from esmaml_core.runs import RunStore, runs_root
 from esmaml_core.tasks import TASK_FAMILIES

@@ -3,12 +3,13 @@
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-from _shared.figures import PALETTE, PRE_COLOR
+from _shared.figures import PRE_COLOR
 from _shared.state import page_setup, saved_runs, shown_run
 
 from esmaml_core.adaptation import OPERATORS
 from esmaml_core.assets import list_pretrained
 from esmaml_core.config import TrainConfig
+from esmaml_core.plots import PALETTE
 from esmaml_core.replay import FORWARD_BACKWARD, AdaptationReplays, Clip, replay_adaptation
 from esmaml_core.runs import load_trainer
 from esmaml_core.tasks import TASK_FAMILIES

@@ -4,7 +4,6 @@ import shutil
 from importlib.util import find_spec
 
 import streamlit as st
-from _shared.figures import X_AXES, bands_figure
 from _shared.state import page_link, page_setup, saved_runs
 
 from esmaml_core.comparison import (
@@ -16,6 +15,7 @@ from esmaml_core.comparison import (
     rows_to_csv,
 )
 from esmaml_core.methods import METHODS
+from esmaml_core.plots import X_AXES, bands_figure
 from esmaml_core.runs import runs_root
 from esmaml_core.tasks import TASK_FAMILIES
 

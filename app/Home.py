@@ -39,6 +39,7 @@ DESCRIPTIONS = {
     "Replay": "MuJoCo rollouts before and after adaptation, as video",
     "Compare": "learning curves of saved runs, mean and spread over seeds",
     "Learn": "the ideas of ES-MAML, each with a figure you can drive",
+    "Results": "the paper's findings measured here: figures, tables and verdicts",
 }
 for page, description in DESCRIPTIONS.items():
     link, text = st.columns([1, 4], vertical_alignment="center")

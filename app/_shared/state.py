@@ -26,6 +26,7 @@ PAGES = {
     "Replay": ("pages/3_Replay.py", ":material/movie:"),
     "Compare": ("pages/4_Compare.py", ":material/monitoring:"),
     "Learn": ("pages/5_Learn.py", ":material/school:"),
+    "Results": ("pages/6_Results.py", ":material/fact_check:"),
 }
 
 

@@ -22,7 +22,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +31,7 @@ from esmaml_core.assets import PROJECT_ROOT
 from esmaml_core.cli import train_arguments
 from esmaml_core.comparison import RunSummary, scan_runs
 from esmaml_core.config import TrainConfig
+from esmaml_core.errors import RunStoreError
 from esmaml_core.exploration import exploration_metrics, record_checkpoint_probe
 from esmaml_core.jobs import train_child_command
 from esmaml_core.registry import Entry, Registry
@@ -290,15 +291,17 @@ FINDINGS: Registry[Finding] = Registry(
                 tuple(
                     Arm(label, {"task": task, "method": "es_maml", "operator": operator, "policy": "linear", **extra})
                     for task, extra in (
-                        ("four_corner", {"iterations": 200}),
+                        ("four_corner", {"perturbations": 50, "iterations": 100}),
                         ("fb_swimmer", {**MUJOCO, "iterations": 40}),
                     )
                     for operator, label in (("es_grad", "ES gradient"), ("hill_climb", "hill climbing"), ("dpp", "DPP"))
                 ),
                 best_arm("hill climbing"),
                 "Equal rollout budgets: every operator spends K = 20 (Four Corner) or K = 10 (Swimmer) "
-                "query rollouts per task, the same perturbations and iterations. Four Corner: defaults, "
-                "200 iterations; Swimmer: the assets' lighter MuJoCo configuration, 40 iterations.",
+                "query rollouts per task, the same perturbations and iterations. Four Corner: 50 directions "
+                "and 100 iterations, not the defaults' 150 and 200, because DPP's exact k-DPP sampling "
+                "eigendecomposes a 100x100 kernel for every row and took 1-40 s per iteration at 150 "
+                "directions here; Swimmer: the assets' lighter MuJoCo configuration, 40 iterations.",
             ),
             "adaptation operators: ES gradient vs hill climbing vs DPP",
         ),
@@ -391,10 +394,16 @@ def train_child(config: TrainConfig, out: Path) -> list[str]:
 
 
 def run_is_done(path: Path, config: TrainConfig) -> bool:
-    """Whether the run's newest checkpoint is its last iteration (metrics may run one row ahead of it)."""
+    """Whether the run's newest checkpoint is its last iteration (metrics may run one row ahead of it).
+
+    RunStoreError if the folder holds a run of another config (e.g. after a finding's budget changed).
+    """
     if not (path / CONFIG_FILE).is_file():
         return False
-    checkpoints = RunStore.open(path).checkpoints()
+    store = RunStore.open(path)
+    if replace(store.config(), iterations=config.iterations) != config:
+        raise RunStoreError(f"{path} holds a run of another configuration; move it away to train this finding")
+    checkpoints = store.checkpoints()
     return bool(checkpoints) and iteration_of(checkpoints[-1]) >= config.iterations
 
 

@@ -670,3 +670,20 @@ def test_a_dashboard_started_without_an_address_serves_nothing(runs_dir, monkeyp
     at = open_page()
     assert "without a network address" in at.error[0].value and "esmaml dashboard" in at.error[0].value
     assert not at.button  # nothing else is drawn
+
+
+# --- Results ---------------------------------------------------------------------------------------
+
+
+def test_results_page_shows_each_findings_verdict_figures_and_table_from_the_shipped_summaries():
+    from esmaml_core.findings import FINDINGS, RESULTS_DIR, summarize
+
+    at = open_page("6_Results")
+    for name, finding in FINDINGS.items():
+        at.radio(key="results.finding").set_value(name).run()
+        assert not at.exception, at.exception
+        verdict = finding.verdict(summarize(finding, RESULTS_DIR))
+        assert any(f"Verdict: {verdict.outcome}" in heading.value for heading in at.markdown)
+        assert len(at.get("plotly_chart")) == len(finding.tasks)
+        table = at.dataframe[0].value
+        assert list(table["arm"]) == [arm.label for arm in finding.arms]

@@ -35,7 +35,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 SCREENSHOTS_DIR_ENV = "ESMAML_SCREENSHOTS_DIR"
 TALL = {"width": 1440, "height": 1750}
 LECTURE_SCREEN = {"width": 1280, "height": 720}  # a projector: the lecture view must fit it without scrolling
-PAGES = ("Train", "Explore", "Replay", "Compare", "Learn")
+PAGES = ("Train", "Explore", "Replay", "Compare", "Learn", "Results")
 LOCAL_SCHEMES = ("data", "blob", "file")
 pytestmark = [
     pytest.mark.slow,
@@ -207,6 +207,8 @@ def test_no_page_and_no_download_reaches_the_internet(tmp_path):
             offline = context.new_page()
             offline.goto(exported.as_uri())
             offline.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=30_000)
+            open_page(page, "Results")  # the shipped findings: a figure per task, drawn offline
+            page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=30_000)
             assert external == []
         finally:
             browser.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from esmaml_core.assets import PROJECT_ROOT
+from esmaml_core.errors import RunStoreError
 from esmaml_core.findings import (
     FINDINGS,
     RESULTS_DIR,
@@ -133,3 +134,11 @@ def test_results_page_text_matches_the_shipped_summaries():
     assert (PROJECT_ROOT / "docs" / "RESULTS.md").read_text() == results_document(), (
         "docs/RESULTS.md is stale: python experiments/report.py"
     )
+
+
+def test_a_run_folder_of_another_configuration_is_refused_not_reused(tmp_path: Path):
+    arm = Arm("hill climbing", {**TINY, "operator": "hill_climb"})
+    finding = Finding("tiny", "Tiny", "-", "-", (arm,), best_arm("hill climbing"), "-", seeds=(0,))
+    RunStore.create(tmp_path / "tiny" / arm.run_name(0), replace(arm.config(0), sigma=0.3)).close()
+    with pytest.raises(RunStoreError, match="another configuration"):
+        run_finding(finding, tmp_path, report=lambda line: None)

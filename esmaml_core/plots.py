@@ -85,6 +85,7 @@ def finding_figures(finding: Finding, root: Path) -> dict[str, go.Figure]:
                 bands[arm.label] = aggregate_curves(runs, "post_adaptation_return", "env_steps", window=5)
         if bands:
             figure = bands_figure(bands, "post-adaptation return", "env_steps")
-            figure.update_layout(title={"text": TASK_FAMILIES.label(task), "x": 0.5, "y": 0.98}, height=420)
+            figure.update_layout(title={"text": TASK_FAMILIES.label(task), "x": 0.5, "y": 0.98}, height=460)
+            figure.update_layout(margin={"t": 120}, legend={"y": 1.04})  # room for a two-row legend under the title
             figures[task] = figure
     return figures

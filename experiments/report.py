@@ -17,7 +17,7 @@ def main() -> None:
     for finding in FINDINGS.values():
         for task, figure in finding_figures(finding, RESULTS_DIR).items():
             path = FIGURES_DIR / figure_file(finding, task)
-            figure.write_image(path, width=900, height=420, scale=2)
+            figure.write_image(path, width=900, height=460, scale=2)
             print(f"wrote {path}")
     out = PROJECT_ROOT / "docs" / "RESULTS.md"
     out.write_text(results_document())

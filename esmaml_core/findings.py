@@ -34,6 +34,7 @@ from esmaml_core.config import TrainConfig
 from esmaml_core.errors import RunStoreError
 from esmaml_core.exploration import exploration_metrics, record_checkpoint_probe
 from esmaml_core.jobs import train_child_command
+from esmaml_core.presets import preset_values
 from esmaml_core.registry import Entry, Registry
 from esmaml_core.runs import CONFIG_FILE, METRICS_FILE, PROBE_DIR, RunStore, iteration_file, iteration_of
 from esmaml_core.tasks import TASK_FAMILIES
@@ -224,10 +225,12 @@ def better_with_few_queries(results: list[ArmResult]) -> list[tuple[str, bool]]:
 # --- the findings ---------------------------------------------------------------------------------
 
 ES_HILL_CLIMB = {"method": "es_maml", "operator": "hill_climb", "policy": "linear"}
-PG_FOUR_CORNER = {"method": "pg_maml", "policy": "mlp", "hidden": (32, 32), "lr": 0.003}  # preset pg_maml_four_corner
+PG_FOUR_CORNER = preset_values("pg_maml_four_corner")  # PG-MAML's Four Corner configuration (docs/FOUR_CORNER_PG.md)
+PG_GOAL_2D = preset_values("pg_maml_goal_2d")
 
 
 def low_k_arms(task: str, extra: Mapping[str, object], iterations: dict[str, int]) -> tuple[Arm, ...]:
+    """ES-MAML (hill climbing) and PG-MAML at K = 5, 10, 20 on ``task``; ``iterations`` by "es" and "pg"."""
     arms = []
     for k in (5, 10, 20):
         arms.append(
@@ -260,18 +263,9 @@ FINDINGS: Registry[Finding] = Registry(
                 "section 4.1 (exploration), Four Corner and 2D Goal",
                 (
                     Arm("ES-MAML", {"task": "four_corner", **ES_HILL_CLIMB, "iterations": 200, "probe_tasks": 10}),
-                    Arm("PG-MAML", {"task": "four_corner", **PG_FOUR_CORNER, "iterations": 300, "probe_tasks": 10}),
+                    Arm("PG-MAML", {**PG_FOUR_CORNER, "probe_tasks": 10}),
                     Arm("ES-MAML", {"task": "goal_2d", **ES_HILL_CLIMB, "iterations": 100, "probe_tasks": 10}),
-                    Arm(
-                        "PG-MAML",
-                        {
-                            "task": "goal_2d",
-                            "method": "pg_maml",
-                            "policy": "linear",
-                            "iterations": 100,
-                            "probe_tasks": 10,
-                        },
-                    ),
+                    Arm("PG-MAML", {**PG_GOAL_2D, "probe_tasks": 10}),
                 ),
                 explores_more,
                 "K = 20 queries on both sides, as the paper. ES-MAML: the shipped assets' configuration "

@@ -142,3 +142,11 @@ def test_a_run_folder_of_another_configuration_is_refused_not_reused(tmp_path: P
     RunStore.create(tmp_path / "tiny" / arm.run_name(0), replace(arm.config(0), sigma=0.3)).close()
     with pytest.raises(RunStoreError, match="another configuration"):
         run_finding(finding, tmp_path, report=lambda line: None)
+
+
+def test_the_shipped_summaries_are_the_declared_runs():
+    for finding in FINDINGS.values():
+        for name, config in finding.runs():
+            run = RunStore.open(RESULTS_DIR / finding.name / name)
+            assert run.config() == config, f"{finding.name}/{name} was made by another configuration"
+            assert run.read_metrics()[-1]["iteration"] == config.iterations

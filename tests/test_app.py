@@ -103,7 +103,8 @@ def test_home_explains_and_links_every_page(runs_dir):
     at = open_page()
     assert "ES-MAML" in at.title[0].value
     assert "evolution strategies" in at.markdown[0].value
-    assert [link.proto.label for link in at.get("page_link")] == ["Train", "Explore", "Replay", "Compare", "Learn", "Results"]
+    pages = ["Train", "Explore", "Replay", "Compare", "Learn", "Results"]
+    assert [link.proto.label for link in at.get("page_link")] == pages
 
 
 def test_home_opens_the_lecture_view_in_one_click(runs_dir):

@@ -606,7 +606,8 @@ RESULTS_INTRO = """# Results: the paper's findings, measured here
 Each section below is one finding of Song et al., *ES-MAML: Simple Hessian-Free Meta
 Learning* (ICLR 2020): the claim (paraphrased: the paper's own wording was not available
 offline), the command that reproduces it, what it cost on this 2-core machine, a figure
-(post-adaptation return against env steps, mean ± one standard deviation over 3 seeds), a
+(post-adaptation return against env steps, each run smoothed over 5 iterations, mean ± one
+standard deviation over 3 seeds), a
 table and a verdict. The verdict applies a rule fixed in `esmaml_core/findings.py` before
 any number was seen: *reproduced* if every check holds, *partly* if some do, *not
 reproduced* if none does. A run's score is the mean post-adaptation return of its last

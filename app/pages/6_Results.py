@@ -21,7 +21,8 @@ page_setup("Results")
 st.title("Results")
 st.markdown(
     "Each finding of the ES-MAML paper, run here with 3 seeds and small budgets: the claim, the command, a "
-    "figure (post-adaptation return against env steps, mean ± one standard deviation **over seeds**), a table "
+    "figure (post-adaptation return against env steps, each run smoothed over 5 iterations, mean ± one standard "
+    "deviation **over seeds**), a table "
     "and a verdict by a rule fixed before the runs. A run's score is the mean post-adaptation return of its "
     "last 5 iterations on its held-out evaluation tasks. The same page, as text: `docs/RESULTS.md`."
 )

@@ -463,14 +463,9 @@ def ship(finding: Finding, root: Path = RUNS_DIR, out: Path = RESULTS_DIR) -> Pa
 # --- reading back ---------------------------------------------------------------------------------
 
 
-def final_post_return(summary: RunSummary) -> float:
-    rows = summary.metrics[-FINAL_WINDOW:]
-    return float(np.mean([row["post_adaptation_return"] for row in rows]))
-
-
-def final_pre_return(summary: RunSummary) -> float:
-    rows = summary.metrics[-FINAL_WINDOW:]
-    return float(np.mean([row["pre_adaptation_return"] for row in rows]))
+def final_return(summary: RunSummary, stage: str = "post") -> float:
+    """The mean ``stage``-adaptation return ("pre" or "post") of the run's last ``FINAL_WINDOW`` iterations."""
+    return float(np.mean([row[f"{stage}_adaptation_return"] for row in summary.metrics[-FINAL_WINDOW:]]))
 
 
 def probe_metrics(summary: RunSummary) -> dict[str, float]:
@@ -493,7 +488,7 @@ def probe_metrics(summary: RunSummary) -> dict[str, float]:
     }
 
 
-def runs_of(finding: Finding, root: Path) -> dict[str, list[RunSummary]]:
+def runs_of(finding: Finding, root: Path) -> dict[str, RunSummary]:
     """The finding's runs found under ``root / finding.name``, by run name; missing ones left out."""
     summaries, _ = scan_runs(root / finding.name)
     return {summary.name: summary for summary in summaries if summary.metrics}
@@ -507,7 +502,7 @@ def summarize(finding: Finding, root: Path = RESULTS_DIR) -> list[ArmResult]:
         summaries = [found[arm.run_name(seed)] for seed in finding.seeds if arm.run_name(seed) in found]
         if not summaries:
             continue
-        posts = [final_post_return(summary) for summary in summaries]
+        posts = [final_return(summary) for summary in summaries]
         explorations = [probe_metrics(summary) for summary in summaries]
         results.append(
             ArmResult(
@@ -515,7 +510,7 @@ def summarize(finding: Finding, root: Path = RESULTS_DIR) -> list[ArmResult]:
                 len(summaries),
                 float(np.mean(posts)),
                 float(np.std(posts)),
-                float(np.mean([final_pre_return(summary) for summary in summaries])),
+                float(np.mean([final_return(summary, "pre") for summary in summaries])),
                 float(np.mean([summary.metrics[-1]["env_steps"] for summary in summaries])),
                 float(np.mean([summary.metrics[-1]["wall_time"] for summary in summaries])),
                 {key: float(np.mean([e[key] for e in explorations])) for key in explorations[0]},
@@ -574,9 +569,8 @@ def figure_file(finding: Finding, task: str) -> str:
     return f"{finding.name}-{task}.png"
 
 
-def finding_markdown(finding: Finding, root: Path = RESULTS_DIR) -> str:
-    """The finding's section of docs/RESULTS.md, from the runs under ``root``."""
-    results = summarize(finding, root)
+def finding_markdown(finding: Finding, results: list[ArmResult]) -> str:
+    """The finding's section of docs/RESULTS.md, from its ``summarize``d runs."""
     if not results:
         return f"## {finding.title}\n\nNot run yet: `{finding.command()}`.\n"
     missing = finding.missing(results)
@@ -624,7 +618,8 @@ Compare. `tests/test_findings.py` checks that this page matches the summaries.
 
 
 def results_document(root: Path = RESULTS_DIR) -> str:
-    """docs/RESULTS.md: the introduction, then every finding's section."""
-    total = sum(compute_seconds(summarize(finding, root)) for finding in FINDINGS.values())
-    sections = "\n".join(finding_markdown(finding, root) for finding in FINDINGS.values())
+    """docs/RESULTS.md: the introduction, then every finding's section (each finding's runs read once)."""
+    results = {name: summarize(finding, root) for name, finding in FINDINGS.items()}
+    total = sum(compute_seconds(arm_results) for arm_results in results.values())
+    sections = "\n".join(finding_markdown(finding, results[name]) for name, finding in FINDINGS.items())
     return f"{RESULTS_INTRO}\nAll findings together: {total / 60:.0f} min of training.\n\n{sections}"

@@ -120,13 +120,13 @@ def test_a_finding_runs_resumes_ships_small_and_is_judged(tmp_path: Path):
     assert all(r.seeds == 3 and r.exploration["corners_visited"] >= 0 for r in results)
     rows = table_rows(results)
     assert rows[0]["task"] == "Four Corner" and "corners visited" in rows[0]
-    text = finding_markdown(finding, shipped)
+    text = finding_markdown(finding, results)
     assert "**Verdict: " in text and "not judged" not in text
 
 
 def test_a_verdict_waits_for_missing_runs(tmp_path: Path):
     finding = FINDINGS["operators"]
-    assert "Not run yet" in finding_markdown(finding, tmp_path)
+    assert "Not run yet" in finding_markdown(finding, summarize(finding, tmp_path))
 
 
 def test_results_page_text_matches_the_shipped_summaries():

@@ -2,8 +2,9 @@
 
 Each method trains from scratch per seed; every ``--eval-every`` iterations the meta-policy
 is adapted to 40 held-out tasks (``Trainer.evaluate``, its own generator) and scored.
-That evaluation is not counted: wall time is the training steps' own (``Trainer.state``,
-JAX compilation in the first iteration included) and env steps are the training rollouts'
+That evaluation is not counted: wall time is the training steps' own (``Trainer.state``;
+JAX compiles in the first seed's first iteration, and later seeds of a method reuse it) and
+env steps are the training rollouts'
 (with the one held-out task every training iteration scores, ``eval_tasks`` 1). A method
 stops at -16, at ``--cap-seconds`` of training time or at ``--max-iterations``.
 

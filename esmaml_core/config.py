@@ -25,7 +25,7 @@ from esmaml_core.cost import IterationCost, iteration_cost, memory_cap
 from esmaml_core.errors import ConfigError
 from esmaml_core.executors import EXECUTORS
 from esmaml_core.fitness import FITNESS_SHAPINGS
-from esmaml_core.methods import METHODS, PG_METHODS
+from esmaml_core.methods import INNER_OBJECTIVES, METHODS, PG_METHODS, PRECISIONS
 from esmaml_core.optimizers import OPTIMIZERS
 from esmaml_core.policies import ACTIVATIONS, POLICIES
 from esmaml_core.registry import Registry
@@ -164,6 +164,16 @@ class TrainConfig:
         "Method",
         "bool",
         methods=("pg_maml",),
+    )
+    inner_objective: str = option(
+        "dice",
+        "Inner objective",
+        "surrogate the inner step differentiates: DiCE (its Hessian is the return's) or REINFORCE, as MAML's code "
+        "(same step, a Hessian without the grad log pi grad log pi^T terms)",
+        "Method",
+        "choice",
+        choices=INNER_OBJECTIVES,
+        methods=("pg_maml", "trpo_maml"),
     )
     inner_steps: int = option(
         1,
@@ -453,6 +463,15 @@ class TrainConfig:
         "normalise observations by their running mean and std",
         "Advanced",
         "bool",
+    )
+    precision: str = option(
+        "float64",
+        "JAX precision",
+        "floating-point precision of the policy-gradient computations (float32: about twice as fast)",
+        "Advanced",
+        "choice",
+        choices=PRECISIONS,
+        methods=PG_METHODS,
     )
     executor: str = option(
         "inprocess",

@@ -38,3 +38,18 @@ METHODS = Registry(
     },
 )
 PG_METHODS = ("pg_maml", "trpo_maml", "promp", "tmaml")
+INNER_OBJECTIVES = Registry(
+    "inner objective",
+    {
+        "dice": Entry(lazy("esmaml_core.pg_maml:dice_objective"), "DiCE (exact second order)"),
+        "reinforce": Entry(lazy("esmaml_core.pg_maml:reinforce_objective"), "REINFORCE (MAML's code)"),
+    },
+)
+"""The PG inner step's surrogate L(log_probs, advantages): the same gradient, different Hessians (``pg_maml``)."""
+PRECISIONS = Registry(
+    "precision",
+    {
+        "float64": Entry("float64", "float64 (as the rest of the library)"),
+        "float32": Entry("float32", "float32 (about twice as fast)"),
+    },
+)

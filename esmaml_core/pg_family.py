@@ -61,6 +61,7 @@ class PGOuterMethod(PGMAML):
             optimizer_state.get(KL_KEY, np.zeros(0)),
             inner,
             outer,
+            self.config.precision,
         )
         new_state = dict(update.optimizer_state)
         if KL_KEY in optimizer_state:
@@ -77,7 +78,14 @@ class TRPOMAML(PGOuterMethod):
 
     def settings(self) -> TrpoSettings:
         cfg = self.config
-        return TrpoSettings(cfg.max_kl, cfg.cg_iterations, cfg.cg_damping, cfg.line_search_steps, cfg.backtrack_ratio)
+        return TrpoSettings(
+            cfg.max_kl,
+            cfg.cg_iterations,
+            cfg.cg_damping,
+            cfg.line_search_steps,
+            cfg.backtrack_ratio,
+            cfg.inner_objective,
+        )
 
     def initial_optimizer_state(self) -> OptimizerState:
         return {}

@@ -27,7 +27,10 @@ E[sum_t (grad^2 W_t + grad W_t grad W_t^T) (A_t - A_{t+1})], i.e. both second-or
 terms of MAML (grad^2 log pi R and grad log pi grad log pi^T R). JAX differentiates
 through the S inner steps (grad through grad), vmapped over tasks, so the meta-gradient
 is (I + alpha H_S)...(I + alpha H_1) grad L'. ``first_order`` stops the gradient at the
-inner steps (first-order MAML: the meta-gradient is grad L' at theta_S).
+inner steps (first-order MAML: the meta-gradient is grad L' at theta_S). ``inner_objective``
+"reinforce" differentiates the inner step on 1/K sum_k sum_t log pi_t A_t instead, as MAML's
+code does: the same step, but its Hessian estimate keeps only the grad^2 log pi terms.
+JAX computes in float64 unless ``precision`` is float32 (``jax_precision``).
 
 As in MAML, theta_S is treated as the inner update of the expected return: the
 dependence of the inner samples' distribution on theta through the outer return
@@ -55,18 +58,32 @@ import numpy as np
 from esmaml_core.config import TrainConfig
 from esmaml_core.evaluation import BatchEvaluator
 from esmaml_core.learners import GradientAscent
+from esmaml_core.methods import INNER_OBJECTIVES
 from esmaml_core.policies import ACTIVATIONS, MLPPolicy, make_policy
 from esmaml_core.results import Adaptation, AdaptationOutcome, MetaGradient, ProbeTrajectories
 from esmaml_core.tasks.base import TaskFamily, fixed_tasks, sample_tasks
 
 
-def float64():
-    """JAX computes in float64 inside this context, like the numpy side of the library.
+def jax_precision(precision: str):
+    """JAX computes in ``precision`` (a ``methods.PRECISIONS`` name) inside this context.
 
-    The library enters it around each of its JAX calls rather than switching JAX to
-    float64 for the whole process.
+    The library enters it around each of its JAX calls rather than switching JAX's
+    precision for the whole process. Inputs are numpy float64 arrays; in float32 JAX
+    casts them on the way in, and ``as_float64`` brings results back.
     """
-    return jax.enable_x64(True)
+    return jax.enable_x64(precision == "float64")
+
+
+def float64():
+    """``jax_precision("float64")``: the numpy side's precision, what PG-MAML computes in by default."""
+    return jax_precision("float64")
+
+
+def as_float64(tree):
+    """A pytree of JAX results as numpy float64 arrays (integer leaves kept), whatever precision computed them."""
+    return jax.tree.map(
+        lambda x: np.asarray(x, np.float64) if jnp.issubdtype(x.dtype, jnp.floating) else np.asarray(x), tree
+    )
 
 
 BASELINE_RIDGE = 1e-5  # ridge term of the linear feature baseline's least squares (as rllab)
@@ -189,11 +206,23 @@ def dice_objective(log_probs: jax.Array, advantages: jax.Array) -> jax.Array:
     return jnp.sum((boxed - before) * advantages) / np.prod(advantages.shape[:-1])
 
 
+def reinforce_objective(log_probs: jax.Array, advantages: jax.Array) -> jax.Array:
+    """REINFORCE surrogate mean_k sum_t log pi(a_t | s_t) A_t: DiCE's gradient, Hessian E[sum_t grad^2 log pi_t A_t]
+    (MAML's code; the grad log pi grad log pi^T terms are left out)."""
+    return jnp.sum(log_probs * advantages) / np.prod(advantages.shape[:-1])
+
+
 def inner_step(
-    log_probs: LogProbs, alpha: float, first_order: bool, params: jax.Array, batch: TrajectoryBatch
+    log_probs: LogProbs,
+    alpha: float,
+    first_order: bool,
+    params: jax.Array,
+    batch: TrajectoryBatch,
+    objective: str = "dice",
 ) -> jax.Array:
-    """One policy-gradient step theta + alpha * grad L(theta; batch) of one task."""
-    gradient = jax.grad(lambda p: dice_objective(log_probs(p, batch), batch.advantages))(params)
+    """One policy-gradient step theta + alpha * grad L(theta; batch) of one task, L the ``objective``."""
+    surrogate = INNER_OBJECTIVES[objective]
+    gradient = jax.grad(lambda p: surrogate(log_probs(p, batch), batch.advantages))(params)
     if first_order:
         gradient = jax.lax.stop_gradient(gradient)
     return params + alpha * gradient
@@ -206,11 +235,12 @@ def meta_objective(
     params: jax.Array,
     inner_batches: tuple[TrajectoryBatch, ...],
     outer_batch: TrajectoryBatch,
+    inner_objective: str = "dice",
 ) -> jax.Array:
     """DiCE surrogate of the post-adaptation trajectories as a function of the meta-parameters."""
     adapted = params
     for batch in inner_batches:
-        adapted = inner_step(log_probs, alpha, first_order, adapted, batch)
+        adapted = inner_step(log_probs, alpha, first_order, adapted, batch, inner_objective)
     return dice_objective(log_probs(adapted, outer_batch), outer_batch.advantages)
 
 
@@ -221,9 +251,10 @@ def task_meta_gradients(
     params: jax.Array,
     inner_batches: tuple[TrajectoryBatch, ...],
     outer_batches: TrajectoryBatch,
+    inner_objective: str = "dice",
 ) -> jax.Array:
     """Meta-gradients (N, P) of N tasks whose batches have a leading task axis."""
-    gradient = jax.grad(partial(meta_objective, log_probs, alpha, first_order))
+    gradient = jax.grad(partial(meta_objective, log_probs, alpha, first_order, inner_objective=inner_objective))
     return jax.vmap(gradient, in_axes=(None, 0, 0))(params, inner_batches, outer_batches)
 
 
@@ -357,13 +388,16 @@ class MetaBatch:
 
 
 @lru_cache(maxsize=16)
-def compiled_functions(policy: GaussianPolicy, alpha: float, first_order: bool) -> tuple[Callable, Callable]:
+def compiled_functions(
+    policy: GaussianPolicy, alpha: float, first_order: bool, inner_objective: str
+) -> tuple[Callable, Callable]:
     """Jitted (inner steps vmapped over tasks, ``task_meta_gradients``), shared by learners of one setting.
 
     Sharing means a resumed or re-created trainer does not compile again.
     """
-    step = partial(inner_step, policy.log_probs, alpha, first_order)
-    return jax.jit(jax.vmap(step)), jax.jit(partial(task_meta_gradients, policy.log_probs, alpha, first_order))
+    step = partial(inner_step, policy.log_probs, alpha, first_order, objective=inner_objective)
+    gradients = partial(task_meta_gradients, policy.log_probs, alpha, first_order, inner_objective=inner_objective)
+    return jax.jit(jax.vmap(step)), jax.jit(gradients)
 
 
 class PGMAML(GradientAscent):
@@ -375,7 +409,9 @@ class PGMAML(GradientAscent):
             make_policy(family.obs_dim, family.act_dim, config.hidden_sizes, config.activation), config.init_log_std
         )
         self.eval_tasks = fixed_tasks(family, config.eval_tasks, "test")
-        self._inner_steps, self._meta_gradients = compiled_functions(self.policy, config.alpha, config.first_order)
+        self._inner_steps, self._meta_gradients = compiled_functions(
+            self.policy, config.alpha, config.first_order, config.inner_objective
+        )
 
     def sample(
         self, params: np.ndarray, tasks: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator
@@ -409,15 +445,15 @@ class PGMAML(GradientAscent):
         inner = []
         for _ in range(self.config.inner_steps):
             inner.append(self.sample(adapted, tasks, evaluate, rng))
-            with float64():
-                adapted = np.asarray(self._inner_steps(adapted, inner[-1].batch))
+            with jax_precision(self.config.precision):
+                adapted = as_float64(self._inner_steps(adapted, inner[-1].batch))
         return PGAdaptation(inner, adapted, self.sample(adapted, tasks, evaluate, rng))
 
     def task_meta_gradients(self, params: np.ndarray, adaptation: PGAdaptation, rows: slice) -> np.ndarray:
         """Meta-gradients (N, P) of the adapted tasks ``rows``, through every inner step (unless first-order)."""
         inner_batches = tuple(sampled.batch.rows(rows) for sampled in adaptation.inner)
-        with float64():
-            return np.asarray(self._meta_gradients(params, inner_batches, adaptation.post.batch.rows(rows)))
+        with jax_precision(self.config.precision):
+            return as_float64(self._meta_gradients(params, inner_batches, adaptation.post.batch.rows(rows)))
 
     def meta_batch(
         self, params: np.ndarray, evaluate: BatchEvaluator, rng: np.random.Generator, probe: bool = False

@@ -8,7 +8,8 @@ arguments. Batches carry a leading task axis N: ``inner_batches`` is a tuple of 
 sum over t, mean over the K trajectories and the N tasks, like ``pg_maml.dice_objective``.
 
 TRPO-MAML (Finn et al. 2017; the PyTorch MAML-TRPO code's ``MAMLTRPO.step``). With
-theta'(theta) the DiCE inner steps (second order, recomputed from the pre-update batches)
+theta'(theta) the inner steps (second order, recomputed from the pre-update batches, on
+the DiCE or the REINFORCE surrogate: ``inner_objective``)
 and pi_old the adapted policies that sampled ``outer_batch``:
 
     L(theta)  = mean_{tasks, k} sum_t pi_theta'(a_t | s_t) / pi_old(a_t | s_t) A_t,
@@ -73,10 +74,11 @@ from esmaml_core.optimizers import ADAM_BETA1, ADAM_BETA2, ADAM_EPS
 from esmaml_core.pg_maml import (
     Gaussian,
     TrajectoryBatch,
+    as_float64,
     dice_objective,
-    float64,
     gaussian_log_probs,
     inner_step,
+    jax_precision,
     magic_box,
 )
 
@@ -111,16 +113,21 @@ def likelihood_ratio_objective(log_probs: jax.Array, sampler_log_probs: jax.Arra
     return jnp.sum(ratios * advantages) / np.prod(advantages.shape[:-1])
 
 
-def adapt(distribution: Distribution, alpha: float, params: jax.Array, inner_batches: tuple) -> jax.Array:
-    """One task's DiCE inner steps, differentiable to any order."""
+def adapt(
+    distribution: Distribution, alpha: float, params: jax.Array, inner_batches: tuple, objective: str = "dice"
+) -> jax.Array:
+    """One task's inner steps on the ``objective`` (``methods.INNER_OBJECTIVES``), differentiable to any order."""
     for batch in inner_batches:
-        params = inner_step(partial(policy_log_probs, distribution), alpha, False, params, batch)
+        params = inner_step(partial(policy_log_probs, distribution), alpha, False, params, batch, objective)
     return params
 
 
-def adapt_tasks(distribution: Distribution, alpha: float, params: jax.Array, inner_batches: tuple) -> jax.Array:
+def adapt_tasks(
+    distribution: Distribution, alpha: float, params: jax.Array, inner_batches: tuple, objective: str = "dice"
+) -> jax.Array:
     """Adapted parameters (N, P) of one meta-parameter vector on the N tasks of ``inner_batches``."""
-    return jax.vmap(partial(adapt, distribution, alpha), in_axes=(None, 0))(params, inner_batches)
+    task_adapt = partial(adapt, distribution, alpha, objective=objective)
+    return jax.vmap(task_adapt, in_axes=(None, 0))(params, inner_batches)
 
 
 def conjugate_gradient(
@@ -154,6 +161,7 @@ class TrpoSettings(NamedTuple):
     cg_damping: float = 1e-5
     line_search_steps: int = 15
     backtrack_ratio: float = 0.8
+    inner_objective: str = "dice"
 
 
 class TrpoStep(NamedTuple):
@@ -181,14 +189,16 @@ def kl_fisher_product(
     return pullback(cotangent)[0]
 
 
-def inner_jacobian_products(distribution: Distribution, alpha: float, params: jax.Array, inner_batches: tuple):
+def inner_jacobian_products(
+    distribution: Distribution, alpha: float, params: jax.Array, inner_batches: tuple, objective: str = "dice"
+):
     """(v -> J v (N, P), w (N, P) -> J^T w (P,)) for J the Jacobian of the tasks' inner steps at ``params``.
 
     With one inner step J_n = I + alpha * (Hessian of the inner objective) is symmetric, so
     J^T w is a sum of per-task JVPs, about half the cost of a VJP through the inner
     gradient (measured with the 64x64 MLP); with more steps it is the VJP.
     """
-    adapt_all = partial(adapt_tasks, distribution, alpha, inner_batches=inner_batches)
+    adapt_all = partial(adapt_tasks, distribution, alpha, inner_batches=inner_batches, objective=objective)
 
     def jacobian_product(vector):
         return jax.jvp(adapt_all, (params,), (vector,))[1]
@@ -196,7 +206,10 @@ def inner_jacobian_products(distribution: Distribution, alpha: float, params: ja
     if len(inner_batches) == 1:
 
         def task_product(batch, tangent):
-            return jax.jvp(lambda theta: adapt(distribution, alpha, theta, (batch,)), (params,), (tangent,))[1]
+            def task_adapt(theta):
+                return adapt(distribution, alpha, theta, (batch,), objective)
+
+            return jax.jvp(task_adapt, (params,), (tangent,))[1]
 
         def jacobian_transpose_product(cotangent):
             return jnp.sum(jax.vmap(task_product)(inner_batches[0], cotangent), axis=0)
@@ -233,11 +246,14 @@ def trpo_problem(
     params: jax.Array,
     inner_batches: tuple,
     outer_batch: TrajectoryBatch,
+    inner_objective: str = "dice",
 ) -> TrpoProblem:
     """L, KL, grad L and the damped KL-Hessian product of one meta-batch (see the module docstring)."""
-    adapt_all = partial(adapt_tasks, distribution, alpha, inner_batches=inner_batches)
+    adapt_all = partial(adapt_tasks, distribution, alpha, inner_batches=inner_batches, objective=inner_objective)
     adapted = adapt_all(params)
-    jacobian_product, jacobian_transpose_product = inner_jacobian_products(distribution, alpha, params, inner_batches)
+    jacobian_product, jacobian_transpose_product = inner_jacobian_products(
+        distribution, alpha, params, inner_batches, inner_objective
+    )
     task_distribution = jax.vmap(distribution)
     old = jax.lax.stop_gradient(task_distribution(adapted, outer_batch.observations))
     old_log_probs = gaussian_log_probs(old, outer_batch.actions)
@@ -277,7 +293,9 @@ def trpo_step(
     outer_batch: TrajectoryBatch,
 ) -> TrpoStep:
     """One TRPO-MAML outer step from ``params`` on one meta-batch: CG direction, backtracking line search."""
-    problem = trpo_problem(distribution, alpha, settings.cg_damping, params, inner_batches, outer_batch)
+    problem = trpo_problem(
+        distribution, alpha, settings.cg_damping, params, inner_batches, outer_batch, settings.inner_objective
+    )
     full_step = trpo_full_step(problem, settings)
     start = problem.surrogate(problem.adapted)
 
@@ -508,15 +526,17 @@ def pg_outer_update(
     kl_coefficients: np.ndarray,
     inner_batches: tuple,
     outer_batch: TrajectoryBatch,
+    precision: str = "float64",
 ) -> OuterUpdate:
     """One outer update of ``method`` ("trpo", "promp" or "tmaml") on one meta-batch, as numpy arrays.
 
     ``params`` sampled the batches (``PGMAML.sampled_adaptation``); ``optimizer_state`` is an Adam state
     (``optimizers.init_optimizer_state("adam", P)``; TRPO passes it through) and
     ``kl_coefficients`` ProMP's penalty coefficients, one per inner step (others pass them through).
+    JAX computes in ``precision`` (``pg_maml.jax_precision``); the results are float64 either way.
     """
-    with float64():
+    with jax_precision(precision):
         update = compiled_outer_update(method, distribution, alpha, settings)(
             params, optimizer_state, kl_coefficients, inner_batches, outer_batch
         )
-        return jax.tree.map(np.asarray, update)
+        return as_float64(update)

@@ -10,7 +10,8 @@ the common PyTorch MAML-TRPO code runs it. Its inner step of 0.1 is on a loss av
 over time steps with advantages normalised per task; this library's inner objective sums
 over time, so with 100-step episodes and ``normalize_advantages`` the same step is
 alpha = 0.1 / 100 = 0.001. The PyTorch policy's initial std is 1 (``init_log_std`` 0)
-and it does not normalise observations.
+and it does not normalise observations. Its inner loss is REINFORCE's (``inner_objective``
+reinforce) and it computes in float32 (``precision``).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ MAML_NAV2D = {
     "backtrack_ratio": 0.8,
     "init_log_std": 0.0,
     "obs_norm": False,
+    "inner_objective": "reinforce",
+    "precision": "float32",
     "iterations": 500,
 }
 # The ES-MAML paper's PG-MAML hyperparameters were not available offline: these two are the PG-MAML
@@ -77,7 +80,7 @@ PRESETS = Registry(
                 "configs/maml/2d-navigation.yaml): MLP 64x64 tanh, 20 tasks x 20 trajectories, inner step 0.1 "
                 "on the per-step mean loss (0.001 here), normalised advantages, linear baseline, gamma 0.99, "
                 "GAE lambda 1, TRPO max KL 0.01, CG 10 iterations, damping 1e-5, 15 line-search steps x 0.8, "
-                "500 batches",
+                "REINFORCE inner loss, float32, 500 batches",
             ),
             "MAML 2D navigation (TRPO-MAML)",
         ),

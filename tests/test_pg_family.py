@@ -12,13 +12,15 @@ from esmaml_core.pg_family import INITIAL_KL_PENALTY, KL_KEY, TRPOMAML
 from esmaml_core.pg_maml import (
     GaussianPolicy,
     alive_steps,
+    as_float64,
     float64,
     gae,
+    jax_precision,
     linear_baseline_advantages,
     normalized_per_task,
     rewards_to_go,
 )
-from esmaml_core.pg_outer import TrpoSettings
+from esmaml_core.pg_outer import TrpoSettings, trpo_problem
 from esmaml_core.policies import MLPPolicy
 from esmaml_core.runs import RunStore, run_training
 from esmaml_core.tasks import get_task_family
@@ -94,9 +96,11 @@ def test_the_method_state_is_checked_on_restore(tmp_path):
 
 
 def test_options_reach_the_outer_step():
-    config = small("trpo_maml", 1, max_kl=0.02, cg_iterations=3, cg_damping=0.1, line_search_steps=4)
+    config = small(
+        "trpo_maml", 1, max_kl=0.02, cg_iterations=3, cg_damping=0.1, line_search_steps=4, inner_objective="reinforce"
+    )
     learner = TRPOMAML(config, get_task_family("goal_2d"))
-    assert learner.settings() == TrpoSettings(0.02, 3, 0.1, 4, 0.8)
+    assert learner.settings() == TrpoSettings(0.02, 3, 0.1, 4, 0.8, "reinforce")
     for method in PG_METHODS:
         TrainConfig.from_given({"method": method, "discount": 0.9, "gae_lambda": 0.5, "normalize_advantages": True})
     with pytest.raises(ConfigError, match="lr"):  # TRPO has no learning rate
@@ -107,6 +111,51 @@ def test_options_reach_the_outer_step():
         TrainConfig.from_given({"method": "es_maml", "discount": 0.9})
     with pytest.raises(ConfigError, match="<= 1"):
         TrainConfig.from_given({"method": "tmaml", "discount": 1.5})
+
+
+@pytest.mark.parametrize("method", ("pg_maml", "promp", "tmaml"))
+def test_float32_takes_the_float64_step_to_float32_accuracy(method):
+    steps = {}
+    for precision in ("float64", "float32"):
+        trainer = make_trainer(small(method, 1, policy="mlp", hidden=(8,), precision=precision))
+        start = trainer.state.params.copy()
+        trainer.step()
+        steps[precision] = trainer.state.params - start
+        assert trainer.state.params.dtype == np.float64
+    assert np.any(steps["float32"] != steps["float64"])  # the option reaches JAX
+    np.testing.assert_allclose(steps["float32"], steps["float64"], atol=1e-4 * np.abs(steps["float64"]).max())
+    with pytest.raises(ConfigError, match="precision"):
+        TrainConfig.from_given({"method": "es_maml", "precision": "float32"})
+    with pytest.raises(ConfigError, match="float16"):
+        TrainConfig.from_given({"method": method, "precision": "float16"})
+
+
+def test_float32_trpo_sees_the_float64_gradient_and_curvature():
+    """TRPO's operators agree to float32 accuracy. Its conjugate-gradient solve need not: on a small,
+    ill-conditioned batch like this one float32's direction differs by tens of percent (each is a
+    trust-region step the line search checks), so that is not compared."""
+    config = TrainConfig.for_method(
+        method="trpo_maml",
+        task="goal_2d",
+        task_batch=4,
+        queries=5,
+        policy="mlp",
+        hidden=(8,),
+        normalize_advantages=True,
+    )
+    learner = TRPOMAML(config, get_task_family("goal_2d"))
+    rng = np.random.default_rng(0)
+    params = learner.policy.init(rng)
+    evaluate = BatchEvaluator(learner.family, learner.policy, ObsNormalizer.identity(2), 20, rng)
+    inner, outer = learner.meta_batch(params, evaluate, rng).train_batches()
+    vector = rng.standard_normal(params.shape)
+    operators = {}
+    for precision in ("float64", "float32"):
+        with jax_precision(precision):
+            problem = trpo_problem(learner.policy.distribution, config.alpha, 1e-5, jnp.asarray(params), inner, outer)
+            operators[precision] = as_float64((problem.gradient, problem.damped_curvature(jnp.asarray(vector))))
+    for float32, float64_ in zip(operators["float32"], operators["float64"], strict=True):
+        assert 0 < np.linalg.norm(float32 - float64_) < 1e-5 * np.linalg.norm(float64_)
 
 
 def test_discounted_rewards_to_go_and_gae_by_hand():

@@ -108,14 +108,21 @@ def bandit_batch(rng: np.random.Generator, means: np.ndarray) -> TrajectoryBatch
     return TrajectoryBatch(observations, actions[..., None], advantages, np.ones(shape))
 
 
-def bandit_meta_gradients(first_order: bool) -> np.ndarray:
+def bandit_meta_gradients(first_order: bool, inner_objective: str = "dice") -> np.ndarray:
     rng = np.random.default_rng(7)
     theta = np.full(1, BANDIT_THETA)
     inner = bandit_batch(rng, np.full(BANDIT_REPEATS, BANDIT_THETA))
-    step = jax.vmap(lambda batch: inner_step(bandit_log_probs, BANDIT_ALPHA, first_order, jnp.asarray(theta), batch))
+    step = jax.vmap(
+        lambda batch: inner_step(
+            bandit_log_probs, BANDIT_ALPHA, first_order, jnp.asarray(theta), batch, inner_objective
+        )
+    )
     adapted = np.asarray(step(inner))
     outer = bandit_batch(rng, adapted[:, 0])
-    return np.asarray(task_meta_gradients(bandit_log_probs, BANDIT_ALPHA, first_order, theta, (inner,), outer))[:, 0]
+    gradients = task_meta_gradients(
+        bandit_log_probs, BANDIT_ALPHA, first_order, theta, (inner,), outer, inner_objective
+    )
+    return np.asarray(gradients)[:, 0]
 
 
 def test_meta_gradient_matches_the_bandit_closed_form():
@@ -132,6 +139,23 @@ def test_meta_gradient_matches_the_bandit_closed_form():
     first_error = first.std(ddof=1) / np.sqrt(len(first))
     assert abs(first.mean() - first_order_value) < 4 * first_error
     assert abs(first.mean() - exact) > 20 * first_error  # misses the (1 - 2 alpha) factor
+
+
+def test_reinforce_inner_objective_takes_dice_s_step_but_drops_the_score_product_hessian():
+    """MAML's code differentiates the REINFORCE loss: Hessian estimate E[grad^2 log pi A] = -E[A] / s^2 = 0
+    with a baseline, so on the bandit its meta-gradient is the first-order one (the bias ProMP and DiCE name)."""
+    adapted = BANDIT_THETA - 2 * BANDIT_ALPHA * (BANDIT_THETA - BANDIT_GOAL)
+    first_order_value, exact = -2 * (adapted - BANDIT_GOAL), -2 * (adapted - BANDIT_GOAL) * (1 - 2 * BANDIT_ALPHA)
+    reinforce = bandit_meta_gradients(first_order=False, inner_objective="reinforce")
+    error = reinforce.std(ddof=1) / np.sqrt(len(reinforce))
+    assert abs(reinforce.mean() - first_order_value) < 4 * error, (reinforce.mean(), first_order_value, error)
+    assert abs(reinforce.mean() - exact) > 20 * error
+    batch = bandit_batch(np.random.default_rng(3), np.full(2, BANDIT_THETA))
+    steps = [
+        inner_step(bandit_log_probs, BANDIT_ALPHA, False, jnp.full(1, BANDIT_THETA), batch.rows(0), objective)
+        for objective in ("dice", "reinforce")
+    ]
+    np.testing.assert_allclose(steps[0], steps[1], rtol=1e-12)  # the same inner step
 
 
 def importance_surrogate(log_probs, params, reference, batch: TrajectoryBatch) -> jax.Array:

@@ -29,6 +29,8 @@ MAML_NAV2D = dict(
     backtrack_ratio=0.8,
     init_log_std=0.0,
     obs_norm=False,
+    inner_objective="reinforce",
+    precision="float32",
     iterations=500,
 )
 
@@ -57,6 +59,9 @@ def test_given_options_win_and_values_that_no_longer_apply_are_dropped(tmp_path)
     config = train_config(["--preset", "maml_nav2d", "--method", "pg_maml"], tmp_path / "b")
     assert config.method == "pg_maml" and config.optimizer == "adam" and config.max_kl == TrainConfig.max_kl
     assert (config.hidden, config.alpha, config.normalize_advantages) == ((64, 64), 0.001, True)
+    assert (config.inner_objective, config.precision) == ("reinforce", "float32")
+    config = train_config(["--preset", "maml_nav2d", "--method", "promp"], tmp_path / "d")
+    assert (config.inner_objective, config.precision) == ("dice", "float32")  # ProMP's inner step is its own
     with pytest.raises(ConfigError, match="only trpo_maml"):  # a given option the run would not read is refused
         train_config(["--preset", "maml_nav2d", "--method", "pg_maml", "--max-kl", "0.05"], tmp_path / "c")
 

@@ -57,6 +57,17 @@ def open_page(page, name: str) -> None:
     page.get_by_role("heading", name=name, level=1).wait_for()
 
 
+def wait_for_script_run(page, timeout: float = 60_000) -> None:
+    """Wait until the app's script run has ended (Streamlit's own e2e tests wait so).
+
+    A download button clicked mid-run can point at a media file the run then replaces, and
+    nothing downloads.
+    """
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=timeout
+    )
+
+
 def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
     screenshots = Path(os.environ.get(SCREENSHOTS_DIR_ENV) or tmp_path / "screenshots")
     screenshots.mkdir(parents=True, exist_ok=True)
@@ -103,6 +114,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
 
             open_page(page, "Compare")
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            wait_for_script_run(page)
             with page.expect_download(timeout=60_000) as download:
                 page.get_by_role("button", name="Download figure (PNG)").click()
             assert download.value.suggested_filename == "learning_curves.png"
@@ -199,6 +211,7 @@ def test_no_page_and_no_download_reaches_the_internet(tmp_path):
                 page.wait_for_timeout(1_000)  # icons, fonts and figures load after the heading
             open_page(page, "Compare")
             page.locator(".js-plotly-plot").first.wait_for(timeout=30_000)
+            wait_for_script_run(page)
             with page.expect_download(timeout=60_000) as download:
                 page.get_by_role("button", name="Download figure (HTML)").click()
             exported = tmp_path / download.value.suggested_filename  # .html: opened as a page

@@ -132,7 +132,9 @@ st.dataframe(
 )
 
 csv, png, svg, html = st.columns(4)
-csv.download_button("Download table (CSV)", rows_to_csv(rows), "final_returns.csv", "text/csv", key="compare.csv")
+csv.download_button(
+    "Download table (CSV)", rows_to_csv(rows), "final_returns.csv", "text/csv", key="compare.csv", on_click="ignore"
+)
 if png_export_available():
     for column, kind in ((png, "png"), (svg, "svg")):
         column.download_button(
@@ -141,6 +143,7 @@ if png_export_available():
             f"learning_curves.{kind}",
             f"image/{'svg+xml' if kind == 'svg' else kind}",
             key=f"compare.{kind}",
+            on_click="ignore",
         )
 else:
     png.caption("PNG and SVG export need the `kaleido` package and Chromium; the interactive HTML works everywhere.")
@@ -150,4 +153,5 @@ html.download_button(
     "learning_curves.html",
     "text/html",
     key="compare.html",
+    on_click="ignore",
 )

@@ -2,7 +2,6 @@
 
 import multiprocessing
 import signal
-import time
 from dataclasses import replace
 
 import numpy as np
@@ -24,6 +23,7 @@ from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
 from esmaml_core.tasks.mujoco import FB_SWIMMER
 from esmaml_core.tasks.point import GOAL_2D
 from esmaml_core.trainer import make_trainer
+from tests.job_helpers import wait_for
 
 SMALL = dict(perturbations=8, queries=4, eval_tasks=6, probe_tasks=2, seed=7)
 
@@ -135,9 +135,7 @@ def test_a_dead_worker_is_one_error_and_ctrl_c_is_left_to_the_main_process(rng):
         workers[0].join()
         # The pool's manager thread notices the death on its own time: a call made first could run
         # on the surviving worker (CPython takes a wake-up for "not broken") and succeed.
-        deadline = time.monotonic() + 30
-        while not executor._pool._broken and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_for(lambda: executor._pool._broken, 30.0)
         with pytest.raises(WorkerError, match="worker process died"):
             executor.rollout(*arguments, **options)
         assert len(executor.rollout(*arguments, **options).returns) == 4  # a new pool on the next call

@@ -8,9 +8,10 @@ ES policy's action. Point tasks clip a to +-0.1 inside their dynamics; the polic
 log-probability see the pre-clip action (the clip belongs to the environment).
 
 Rollouts. All tasks x K trajectories run in one ``evaluate.rollout`` call. The action
-noise (B, T, act_dim) is drawn up front from the run's generator and travels with its row
-of parameters (``NoisyRows``), so a stochastic rollout stays a pure function of its
-inputs, like every other rollout in the library.
+noise (B, T, act_dim) is drawn up front from the run's generator and travels with its row,
+which names the task's parameters (``NoisyRows``), so a stochastic rollout stays a pure
+function of its inputs, like every other rollout in the library. The K rows of a task
+share one copy of its weights: each step is one matrix product per task and layer.
 
 Meta-gradient, per task (``inner_steps`` = S; theta_0 = theta):
 
@@ -130,10 +131,6 @@ class GaussianPolicy:
         """Mean actions (B, act_dim), exactly ``MLPPolicy.act`` of the mean parameters."""
         return self.mean.act(params[..., : self.mean.num_params], observations)
 
-    def sample(self, params: np.ndarray, observations: np.ndarray, noise: np.ndarray) -> np.ndarray:
-        """Actions mean + exp(log_std) * noise for standard-normal ``noise`` (B, act_dim)."""
-        return self.act(params, observations) + np.exp(params[..., self.mean.num_params :]) * noise
-
     def mean_actions(self, params: jax.Array, observations: jax.Array) -> jax.Array:
         """JAX mean actions (..., act_dim) of one parameter vector (P,) at observations (..., obs_dim)."""
         *hidden_layers, (weights, bias) = self.mean.layers(params[: self.mean.num_params])
@@ -161,22 +158,34 @@ class GaussianPolicy:
 
 @dataclass
 class NoisyRows:
-    """The Gaussian policy as a ``BatchPolicy`` for one rollout: row b is [params | noise (T * act_dim)].
+    """The Gaussian policy as a ``BatchPolicy`` for one rollout of ``group_size`` trajectories of each ``params[g]``.
 
-    The task family calls ``act`` once per time step, so ``step`` is the time index into
-    each row's noise. Use a fresh instance for every rollout call.
+    Row b is [g, q, noise (T * act_dim)]: trajectory q of parameters g ((G, P) table) and its
+    action noise (``rows``). The task family calls ``act`` once per time step, so ``step`` is
+    the time index into each row's noise. Rows name their parameters rather than carry a
+    copy: every time step reads each group's weights once (``MLPPolicy.act_in_groups``).
+    Use a fresh instance for every rollout call.
     """
 
     policy: GaussianPolicy
+    params: np.ndarray
+    group_size: int
     step: int = 0
 
+    def rows(self, noise: np.ndarray) -> np.ndarray:
+        """The rollout's rows, group by group, from the trajectories' ``noise`` (G * group_size, T * act_dim)."""
+        groups = np.repeat(np.arange(len(self.params)), self.group_size)
+        positions = np.tile(np.arange(self.group_size), len(self.params))
+        return np.column_stack([groups, positions, noise])
+
     def act(self, rows: np.ndarray, observations: np.ndarray) -> np.ndarray:
-        """Sampled (pre-clip) actions (B, act_dim) at time ``step``."""
-        start = self.policy.num_params + self.step * self.policy.act_dim
+        """Sampled (pre-clip) actions mean + exp(log_std) * noise (B, act_dim) at time ``step``."""
+        groups, positions = rows[:, 0].astype(np.intp), rows[:, 1].astype(np.intp)
+        mean_params, log_std = np.split(self.params, [self.policy.mean.num_params], axis=1)
+        start = 2 + self.step * self.policy.act_dim
         self.step += 1
-        return self.policy.sample(
-            rows[:, : self.policy.num_params], observations, rows[:, start : start + self.policy.act_dim]
-        )
+        means = self.policy.mean.act_in_groups(mean_params, groups, positions, self.group_size, observations)
+        return means + np.exp(log_std[groups]) * rows[:, start : start + self.policy.act_dim]
 
 
 class TrajectoryBatch(NamedTuple):
@@ -419,8 +428,8 @@ class PGMAML(GradientAscent):
         """K trajectories of params[i] (N, P) on tasks[i], all in one rollout call."""
         num_tasks, queries, horizon = len(tasks), self.config.queries, evaluate.horizon
         noise = rng.standard_normal((num_tasks * queries, horizon * self.policy.act_dim))
-        rows = np.concatenate([np.repeat(params, queries, axis=0), noise], axis=1)
-        rollouts = evaluate.rollout(rows, np.repeat(tasks, queries, axis=0), record=True, policy=NoisyRows(self.policy))
+        policy = NoisyRows(self.policy, params, queries)
+        rollouts = evaluate.rollout(policy.rows(noise), np.repeat(tasks, queries, axis=0), record=True, policy=policy)
 
         def per_task(array: np.ndarray) -> np.ndarray:
             return array.reshape(num_tasks, queries, *array.shape[1:])

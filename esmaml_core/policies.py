@@ -97,14 +97,36 @@ class MLPPolicy:
 
     def act(self, params: np.ndarray, observations: np.ndarray) -> np.ndarray:
         """Actions (B, act_dim) of the B policies ``params`` (B, P) at ``observations`` (B, obs_dim)."""
-        *hidden_layers, (weights, bias) = self.layers(params)
+        return self._forward(self.layers(params), observations, batched_matvec)
+
+    def act_in_groups(
+        self, params: np.ndarray, groups: np.ndarray, positions: np.ndarray, group_size: int, observations: np.ndarray
+    ) -> np.ndarray:
+        """Actions (B, act_dim) of rows that share parameters: row b runs ``params[groups[b]]`` ((G, P) table).
+
+        Each group's rows go through a layer as one (group_size, in) matrix product, row b at
+        ``positions[b]`` (< ``group_size``) of its group's block, so one copy of the weights serves
+        the whole group. A row's action depends on its group and position only, not on which other
+        rows are evaluated with it (a BLAS product's rounding may depend on the product's shape and
+        on where a row sits in it): splitting rows across workers cannot change it.
+        """
+        first = groups.min()
+        blocks = groups - first
+        layers = [(weights, bias[:, None]) for weights, bias in self.layers(params[first : groups.max() + 1])]
+        padded = np.zeros((len(layers[0][0]), group_size, observations.shape[-1]))
+        padded[blocks, positions] = observations
+        return self._forward(layers, padded, grouped_matmul)[blocks, positions]
+
+    def _forward(self, layers: list[tuple[np.ndarray, np.ndarray]], inputs: np.ndarray, product) -> np.ndarray:
+        """The network on ``inputs``, ``product(weights, hidden)`` applying one layer's weights."""
+        *hidden_layers, (weights, bias) = layers
         activation = ACTIVATIONS[self.activation].apply
-        hidden = observations
+        hidden = inputs
         for hidden_weights, hidden_bias in hidden_layers:
-            hidden = batched_matvec(hidden_weights, hidden)
+            hidden = product(hidden_weights, hidden)
             hidden += hidden_bias
             hidden = activation(hidden, np)
-        actions = batched_matvec(weights, hidden)
+        actions = product(weights, hidden)
         actions += bias
         return np.tanh(actions, out=actions)
 
@@ -124,6 +146,11 @@ def batched_matvec(weights: np.ndarray, vectors: np.ndarray) -> np.ndarray:
     for column in range(1, weights.shape[-1]):
         total += weights[..., column] * vectors[..., column, None]
     return total
+
+
+def grouped_matmul(weights: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """weights[g] applied to every row of blocks[g]: (G, out, in), (G, Q, in) -> (G, Q, out), one GEMM per group."""
+    return blocks @ weights.swapaxes(-1, -2)
 
 
 def make_policy(obs_dim: int, act_dim: int, hidden: tuple[int, ...] = (), activation: str = "relu") -> MLPPolicy:

@@ -69,15 +69,18 @@ def test_rollout_records_the_sampled_pre_clip_actions():
     family = get_task_family("goal_2d")
     policy = GaussianPolicy(MLPPolicy(2, 2, (4,)), init_log_std=-0.5)
     rng = np.random.default_rng(1)
-    params = rng.normal(size=(6, policy.num_params))
+    params = rng.normal(size=(3, policy.num_params))  # 3 groups of 2 trajectories
     noise = rng.standard_normal((6, 10, 2))
     normalizer = ObsNormalizer(np.array([0.1, -0.2]), np.array([0.5, 2.0]))
     evaluate = BatchEvaluator(family, policy, normalizer, horizon=10, rng=rng)
-    rows = np.concatenate([params, noise.reshape(6, -1)], axis=1)
-    rollouts = evaluate.rollout(rows, family.task_params(np.arange(6)), record=True, policy=NoisyRows(policy))
+    sampler = NoisyRows(policy, params, group_size=2)
+    rows = sampler.rows(noise.reshape(6, -1))
+    rollouts = evaluate.rollout(rows, family.task_params(np.arange(6)), record=True, policy=sampler)
 
     observed = normalizer(rollouts.observations[:, :-1])
-    expected = np.stack([policy.sample(params, observed[:, t], noise[:, t]) for t in range(10)], axis=1)
+    row_params = np.repeat(params, 2, axis=0)
+    means = np.stack([policy.act(row_params, observed[:, t]) for t in range(10)], axis=1)
+    expected = means + np.exp(row_params[:, None, -2:]) * noise
     alive = np.arange(10) < rollouts.lengths[:, None]
     np.testing.assert_allclose(rollouts.actions[alive], expected[alive], rtol=1e-12)
     assert np.abs(rollouts.actions).max() > 0.1  # pre-clip: the dynamics clip to +-0.1, the record does not

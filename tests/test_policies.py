@@ -1,6 +1,7 @@
 """Policies over flat parameter vectors: layout, batched forward, initialisation."""
 
 import numpy as np
+import pytest
 
 from esmaml_core.policies import make_policy
 
@@ -24,6 +25,19 @@ def test_batched_forward_matches_per_row_formula(rng):
         (w1, b1), (w2, b2) = policy.layers(params[row])
         expected = np.tanh(w2 @ np.maximum(w1 @ observations[row] + b1, 0.0) + b2)  # ReLU hidden, tanh out
         np.testing.assert_allclose(actions[row], expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("hidden", [(), (64, 64)])
+def test_grouped_forward_is_the_per_row_forward_and_independent_of_the_other_rows(rng, hidden):
+    policy = make_policy(2, 2, hidden, "tanh")
+    table = rng.normal(size=(5, policy.num_params))
+    groups, positions = np.repeat(np.arange(5), 4), np.tile(np.arange(4), 5)
+    observations = rng.normal(size=(20, 2))
+    actions = policy.act_in_groups(table, groups, positions, 4, observations)
+    np.testing.assert_allclose(actions, policy.act(table[groups], observations), rtol=1e-12, atol=1e-15)
+    for shard in (slice(0, 7), slice(7, 13), slice(13, 20), slice(5, 6)):  # starting and ending inside groups
+        alone = policy.act_in_groups(table, groups[shard], positions[shard], 4, observations[shard])
+        np.testing.assert_array_equal(alone, actions[shard])
 
 
 def test_linear_policy_is_tanh_of_affine_map(rng):

@@ -21,7 +21,8 @@ KL. At the current theta the gradient of KL w.r.t. theta' is zero, so
 H = J^T F J exactly (J = d theta'/d theta, F the Fisher matrix of the adapted policies):
 one JVP and one VJP through the inner step per product, no third derivatives (with one
 inner step J is symmetric and the VJP is a JVP too, about half its cost). The full
-step s * sqrt(2 max_kl / s^T (H + damping I) s) is backtracked by ``backtrack_ratio`` up to
+step s * sqrt(2 max_kl / s^T (H + damping I) s), the quadratic form read off CG's
+residual (s^T (b - r)) rather than from an eleventh product, is backtracked by ``backtrack_ratio`` up to
 ``line_search_steps`` times; the first candidate with KL <= max_kl and L improved is
 taken, and theta stays put when none is.
 
@@ -130,9 +131,16 @@ def adapt_tasks(
     return jax.vmap(task_adapt, in_axes=(None, 0))(params, inner_batches)
 
 
+class ConjugateGradient(NamedTuple):
+    """CG's x ~ A^{-1} b and the residual r = b - A x it carried along (so x^T A x = x^T (b - r), no product)."""
+
+    solution: jax.Array
+    residual: jax.Array
+
+
 def conjugate_gradient(
     matvec: Callable[[jax.Array], jax.Array], b: jax.Array, iterations: int, tolerance: float = 1e-10
-) -> jax.Array:
+) -> ConjugateGradient:
     """x ~ A^{-1} b for a symmetric positive definite A given as ``matvec``: CG from x = 0.
 
     Stops after ``iterations`` steps or once the squared residual is below ``tolerance``
@@ -150,7 +158,8 @@ def conjugate_gradient(
     def running(state):
         return (state[0] < iterations) & (state[4] >= tolerance)
 
-    return jax.lax.while_loop(running, step, (0, jnp.zeros_like(b), b, b, b @ b))[1]
+    _, solution, residual, _, _ = jax.lax.while_loop(running, step, (0, jnp.zeros_like(b), b, b, b @ b))
+    return ConjugateGradient(solution, residual)
 
 
 class TrpoSettings(NamedTuple):
@@ -277,9 +286,13 @@ def trpo_problem(
 
 
 def trpo_full_step(problem: TrpoProblem, settings: TrpoSettings) -> jax.Array:
-    """The CG direction scaled to a quadratic KL of ``max_kl`` (zero when there is no curvature)."""
-    direction = conjugate_gradient(problem.damped_curvature, problem.gradient, settings.cg_iterations)
-    curvature = direction @ problem.damped_curvature(direction)
+    """The CG direction scaled to a quadratic KL of ``max_kl`` (zero when there is no curvature).
+
+    The direction's curvature comes from CG's residual, which saves the eleventh product.
+    """
+    solved = conjugate_gradient(problem.damped_curvature, problem.gradient, settings.cg_iterations)
+    direction = solved.solution
+    curvature = direction @ (problem.gradient - solved.residual)
     scale = jnp.sqrt(2 * settings.max_kl / jnp.where(curvature > 0, curvature, 1.0))
     return jnp.where(curvature > 0, scale, 0.0) * direction
 

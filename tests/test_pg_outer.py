@@ -64,10 +64,13 @@ def test_conjugate_gradient_solves_a_symmetric_positive_definite_system():
     b = rng.normal(size=6)
     exact = np.linalg.solve(matrix, b)
     solved = conjugate_gradient(lambda v: jnp.asarray(matrix) @ v, jnp.asarray(b), iterations=6)
-    np.testing.assert_allclose(solved, exact, rtol=1e-8)
+    np.testing.assert_allclose(solved.solution, exact, rtol=1e-8)
     early = conjugate_gradient(lambda v: jnp.asarray(matrix) @ v, jnp.asarray(b), iterations=2)
-    assert np.linalg.norm(early - exact) > 1e-3 * np.linalg.norm(exact)  # two steps cannot solve six dimensions
-    np.testing.assert_array_equal(conjugate_gradient(lambda v: jnp.asarray(matrix) @ v, jnp.zeros(6), 10), 0.0)
+    assert np.linalg.norm(early.solution - exact) > 1e-3 * np.linalg.norm(exact)  # two steps cannot solve six dimensions
+    np.testing.assert_allclose(early.residual, b - matrix @ early.solution, atol=1e-12)  # what trpo_full_step relies on
+    zero = conjugate_gradient(lambda v: jnp.asarray(matrix) @ v, jnp.zeros(6), 10)
+    np.testing.assert_array_equal(zero.solution, 0.0)
+    np.testing.assert_array_equal(zero.residual, 0.0)
 
 
 def test_gaussian_kl_matches_a_monte_carlo_estimate():

@@ -66,7 +66,7 @@ def test_conjugate_gradient_solves_a_symmetric_positive_definite_system():
     solved = conjugate_gradient(lambda v: jnp.asarray(matrix) @ v, jnp.asarray(b), iterations=6)
     np.testing.assert_allclose(solved.solution, exact, rtol=1e-8)
     early = conjugate_gradient(lambda v: jnp.asarray(matrix) @ v, jnp.asarray(b), iterations=2)
-    assert np.linalg.norm(early.solution - exact) > 1e-3 * np.linalg.norm(exact)  # two steps cannot solve six dimensions
+    assert np.linalg.norm(early.solution - exact) > 1e-3 * np.linalg.norm(exact)  # 2 steps cannot solve 6 dimensions
     np.testing.assert_allclose(early.residual, b - matrix @ early.solution, atol=1e-12)  # what trpo_full_step relies on
     zero = conjugate_gradient(lambda v: jnp.asarray(matrix) @ v, jnp.zeros(6), 10)
     np.testing.assert_array_equal(zero.solution, 0.0)

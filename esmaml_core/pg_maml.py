@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache, partial
 from pathlib import Path
 from typing import NamedTuple
@@ -208,6 +208,12 @@ class NoisyRows:
     params: np.ndarray
     group_size: int
     step: int = 0
+    mean_params: np.ndarray = field(init=False, repr=False)
+    stds: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self):
+        self.mean_params, log_stds = np.split(self.params, [self.policy.mean.num_params], axis=1)
+        self.stds = np.exp(log_stds)
 
     def rows(self, noise: np.ndarray) -> np.ndarray:
         """The rollout's rows, group by group, from the trajectories' ``noise`` (G * group_size, T * act_dim)."""
@@ -218,11 +224,10 @@ class NoisyRows:
     def act(self, rows: np.ndarray, observations: np.ndarray) -> np.ndarray:
         """Sampled (pre-clip) actions mean + exp(log_std) * noise (B, act_dim) at time ``step``."""
         groups, positions = rows[:, 0].astype(np.intp), rows[:, 1].astype(np.intp)
-        mean_params, log_std = np.split(self.params, [self.policy.mean.num_params], axis=1)
         start = 2 + self.step * self.policy.act_dim
         self.step += 1
-        means = self.policy.mean.act_in_groups(mean_params, groups, positions, self.group_size, observations)
-        return means + np.exp(log_std[groups]) * rows[:, start : start + self.policy.act_dim]
+        means = self.policy.mean.act_in_groups(self.mean_params, groups, positions, self.group_size, observations)
+        return means + self.stds[groups] * rows[:, start : start + self.policy.act_dim]
 
 
 class TrajectoryBatch(NamedTuple):

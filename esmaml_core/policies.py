@@ -108,8 +108,11 @@ class MLPPolicy:
         ``positions[b]`` (< ``group_size``) of its group's block, so one copy of the weights serves
         the whole group. A row's action depends on its group and position only, not on which other
         rows are evaluated with it (a BLAS product's rounding may depend on the product's shape and
-        on where a row sits in it): splitting rows across workers cannot change it.
+        on where a row sits in it): splitting rows across workers cannot change it. A linear
+        policy's rows run one by one (``act``): its few weights cost less than the grouping.
         """
+        if not self.hidden:
+            return self.act(params[groups], observations)
         first = groups.min()
         blocks = groups - first
         layers = [(weights, bias[:, None]) for weights, bias in self.layers(params[first : groups.max() + 1])]

@@ -22,9 +22,9 @@ H = J^T F J exactly (J = d theta'/d theta, F the Fisher matrix of the adapted po
 one JVP and one VJP through the inner step per product, no third derivatives (with one
 inner step J is symmetric and the VJP is a JVP too, about half its cost). The full
 step s * sqrt(2 max_kl / s^T (H + damping I) s), the quadratic form read off CG's
-residual (s^T (b - r)) rather than from an eleventh product, is backtracked by ``backtrack_ratio`` up to
-``line_search_steps`` times; the first candidate with KL <= max_kl and L improved is
-taken, and theta stays put when none is.
+residual r as s^T (grad L - r) rather than from an eleventh product, is backtracked by
+``backtrack_ratio`` up to ``line_search_steps`` times; the first candidate with
+KL <= max_kl and L improved is taken, and theta stays put when none is.
 
 ProMP (Rothfuss et al., ICLR 2019; ``meta_policy_search/meta_algos/pro_mp.py``). The
 inner step uses the low-variance curvature (LVC) objective

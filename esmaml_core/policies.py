@@ -1,7 +1,8 @@
 """Deterministic linear and MLP policies over flat parameter vectors, batched over rows.
 
 A policy is a shape, not weights: ``params`` is a (B, P) array with one flat vector
-per row, and ``act`` evaluates all B policies on their own observations in one pass.
+per row, and ``act`` evaluates all B policies on their own observations in one pass
+(``act_in_groups``: rows that share a (G, P) table's parameters, one product per group).
 The layout of a flat vector is, layer by layer, the weight matrix (out x in, row-major)
 then the bias. Hidden layers use ReLU (or tanh, ``ACTIVATIONS``) and the output tanh
 (actions in [-1, 1]), as in the ES-MAML reference code (``DeterministicNumpyPolicy``).

@@ -33,7 +33,7 @@ from esmaml_core.comparison import RunSummary, scan_runs
 from esmaml_core.config import TrainConfig
 from esmaml_core.errors import RunStoreError
 from esmaml_core.exploration import exploration_metrics, record_checkpoint_probe
-from esmaml_core.jobs import train_child_command
+from esmaml_core.jobs import child_environment, train_child_command
 from esmaml_core.presets import preset_values
 from esmaml_core.registry import Entry, Registry
 from esmaml_core.runs import CONFIG_FILE, METRICS_FILE, PROBE_DIR, RunStore, iteration_file, iteration_of
@@ -423,7 +423,9 @@ def run_finding(
             running.append(
                 (
                     name,
-                    subprocess.Popen(train_child(config, folder / name), stdout=subprocess.DEVNULL),
+                    subprocess.Popen(
+                        train_child(config, folder / name), stdout=subprocess.DEVNULL, env=child_environment()
+                    ),
                     time.monotonic(),
                 )
             )

@@ -4,6 +4,7 @@ import os
 import signal
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -56,6 +57,15 @@ def test_a_job_trains_the_run_to_its_end_as_the_cli_would(root):
     assert [row["iteration"] for row in store.read_metrics()] == [1, 2, 3, 4, 5, 6]
     assert store.probe_iterations() == [1, 2, 3, 4, 5, 6] and store.config() == small_config(iterations=6)
     assert [found.name for found in jobs.list_jobs(root)] == [job.name]
+
+
+def test_children_run_numpys_blas_on_one_thread_unless_the_user_chose(root, monkeypatch):
+    monkeypatch.delenv(jobs.BLAS_THREADS_ENV, raising=False)
+    job = jobs.start(root, small_config(iterations=LONG))
+    environ = Path(f"/proc/{jobs.read_record(root, job.name).pid}/environ").read_bytes().split(b"\0")
+    assert f"{jobs.BLAS_THREADS_ENV}=1".encode() in environ
+    monkeypatch.setenv(jobs.BLAS_THREADS_ENV, "2")
+    assert jobs.child_environment()[jobs.BLAS_THREADS_ENV] == "2"
 
 
 def test_pause_holds_the_run_still_and_unpause_continues_it(root):

@@ -295,7 +295,9 @@ FINDINGS: Registry[Finding] = Registry(
                 "query rollouts per task, the same perturbations and iterations. Four Corner: 50 directions "
                 "and 100 iterations, not the defaults' 150 and 200, because DPP's exact k-DPP sampling "
                 "eigendecomposes a 100x100 kernel for every row and took 1-40 s per iteration at 150 "
-                "directions here; Swimmer: the assets' lighter MuJoCo configuration, 40 iterations.",
+                "directions here (two runs' OpenBLAS threads contending: 0.28 s alone, and in training "
+                "children since they run BLAS on one thread); Swimmer: the assets' lighter MuJoCo "
+                "configuration, 40 iterations.",
             ),
             "adaptation operators: ES gradient vs hill climbing vs DPP",
         ),

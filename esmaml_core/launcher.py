@@ -35,6 +35,7 @@ DEFAULT_HOST = "127.0.0.1"
 STARTUP_SECONDS = 60  # how long running_dashboard waits for the server to answer
 SYSTEM_CHROMIUM = Path("/usr/bin/chromium")  # Debian's; browser automation drives it (never a downloaded one)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu"]
+RERUN_START_MS = 210  # Streamlit's e2e tests wait this long for a requested rerun to start
 
 
 @dataclass(frozen=True)
@@ -159,16 +160,31 @@ def running_dashboard(runs_dir: Path, environment: dict[str, str] | None = None)
                 server.kill()
 
 
+def wait_for_script_run(page, timeout: float = 60_000) -> None:
+    """Wait until the Playwright ``page``'s script run has ended (as Streamlit's own e2e tests wait).
+
+    A button clicked mid-run can be lost to the run that replaces it, or point at a media
+    file that run replaces. The first pause covers the round trip before a rerun that an
+    input has just requested shows as running.
+    """
+    page.wait_for_timeout(RERUN_START_MS)
+    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
+        state="attached", timeout=timeout
+    )
+
+
 def start_training_in_browser(page, iterations: int, seed: int) -> float:
     """Fill the Train form of an open dashboard page, press Start; the seconds until the first live curve.
 
     ``page`` is a Playwright page (tests/test_browser.py, bench/first_figure.py) on the Train page.
+    Each filled field reruns the script; Start is pressed once the last rerun has ended.
     """
     page.get_by_role("heading", name="Train", level=1).wait_for()
     for label, value in (("Meta-iterations", iterations), ("Seed", seed)):
         field = page.get_by_role("spinbutton", name=label)
         field.fill(str(value))
         field.press("Enter")
+    wait_for_script_run(page)
     started = time.monotonic()
     page.get_by_role("button", name="Start training").click()
     # a curve with data: the first trace is the pre-adaptation band, which may have no area (std 0)

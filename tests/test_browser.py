@@ -27,7 +27,7 @@ from esmaml_core import jobs
 from esmaml_core.comparison import list_runs
 from esmaml_core.config import TrainConfig
 from esmaml_core.jobs import JobState
-from esmaml_core.launcher import CHROMIUM_ARGS, SYSTEM_CHROMIUM, start_training_in_browser
+from esmaml_core.launcher import CHROMIUM_ARGS, SYSTEM_CHROMIUM, start_training_in_browser, wait_for_script_run
 from tests.dashboard_server import running_dashboard
 from tests.job_helpers import kill_jobs, train_saved_run, wait_for
 
@@ -55,17 +55,6 @@ def server_url(tmp_path):
 def open_page(page, name: str) -> None:
     page.locator('[data-testid="stSidebarNav"]').get_by_role("link", name=name).click()
     page.get_by_role("heading", name=name, level=1).wait_for()
-
-
-def wait_for_script_run(page, timeout: float = 60_000) -> None:
-    """Wait until the app's script run has ended (Streamlit's own e2e tests wait so).
-
-    A download button clicked mid-run can point at a media file the run then replaces, and
-    nothing downloads.
-    """
-    page.locator("[data-testid='stApp'][data-test-script-state='notRunning']").wait_for(
-        state="attached", timeout=timeout
-    )
 
 
 def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):

@@ -9,8 +9,10 @@ env steps are the training rollouts'
 stops at -16, at ``--cap-seconds`` of training time or at ``--max-iterations``.
 
 Methods: the PG family with the ``maml_nav2d`` preset (TRPO-MAML as published; ProMP,
-T-MAML and PG-MAML take its values where they read them) and zero-order ES-MAML on the
-linear policy with hill climbing and with the ES-gradient operator (its defaults).
+T-MAML and PG-MAML take its values where they read them), TRPO-MAML with its curvature
+products on a quarter of each task's trajectories (``--cg-subsample 0.25``), and
+zero-order ES-MAML on the linear policy with hill climbing and with the ES-gradient
+operator (its defaults).
 
     python bench/time_to_quality.py [--seeds 3] [--cap-seconds 600] [--methods trpo_maml,es_hill_climb]
 """
@@ -30,8 +32,11 @@ HELD_OUT_TASKS = 40
 TRAINING = {"eval_tasks": 1, "probe_tasks": 0, "iterations": 10_000_000}
 
 
-def pg_config(method: str) -> TrainConfig:
-    return TrainConfig.from_given(with_preset("maml_nav2d", {"method": method, **TRAINING}))
+CG_SUBSAMPLE = 0.25  # 5 of the 20 trajectories per task: as few env steps as all 20 (docs/ARCHITECTURE.md)
+
+
+def pg_config(method: str, **options) -> TrainConfig:
+    return TrainConfig.from_given(with_preset("maml_nav2d", {"method": method, **TRAINING, **options}))
 
 
 def es_config(operator: str) -> TrainConfig:
@@ -40,6 +45,7 @@ def es_config(operator: str) -> TrainConfig:
 
 CONFIGS = {
     "trpo_maml": lambda: pg_config("trpo_maml"),
+    "trpo_maml_cg_subsample": lambda: pg_config("trpo_maml", cg_subsample=CG_SUBSAMPLE),
     "promp": lambda: pg_config("promp"),
     "tmaml": lambda: pg_config("tmaml"),
     "pg_maml": lambda: pg_config("pg_maml"),
@@ -96,14 +102,14 @@ def main() -> None:
     unknown = [name for name in methods if name not in CONFIGS]
     if unknown:
         parser.error(f"unknown method {unknown[0]}; known: {', '.join(CONFIGS)}")
-    print(f"{'method':14s} seed {'to -20':>22s} {'to -16':>22s}   best  iterations  seconds  M steps", flush=True)
+    print(f"{'method':22s} seed {'to -20':>22s} {'to -16':>22s}   best  iterations  seconds  M steps", flush=True)
     for name in methods:
         for seed in range(args.seeds):
             config = dataclasses.replace(CONFIGS[name](), seed=seed)
             started = time.perf_counter()
             outcome = time_to_quality(config, args.cap_seconds, args.eval_every, args.max_iterations)
             print(
-                f"{name:14s} {seed:4d} {shown(outcome, LEVELS[0])} {shown(outcome, LEVELS[1])} {outcome.best:6.1f} "
+                f"{name:22s} {seed:4d} {shown(outcome, LEVELS[0])} {shown(outcome, LEVELS[1])} {outcome.best:6.1f} "
                 f"{outcome.iterations:11d} {outcome.seconds:8.1f} {outcome.env_steps / 1e6:8.2f}"
                 f"   (with evaluations {time.perf_counter() - started:.0f} s)",
                 flush=True,

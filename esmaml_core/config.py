@@ -310,6 +310,18 @@ class TrainConfig:
         step=1e-5,
         methods=("trpo_maml",),
     )
+    cg_subsample: float = option(
+        1.0,
+        "CG subsample",
+        "fraction of each task's trajectories TRPO's curvature products use (Schulman's subsampled"
+        " curvature, rllab's subsample_factor; 1: all)",
+        "Meta level (outer loop)",
+        "float",
+        positive=True,
+        maximum=1.0,
+        step=0.05,
+        methods=("trpo_maml",),
+    )
     line_search_steps: int = option(
         15,
         "Line-search steps",

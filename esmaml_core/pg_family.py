@@ -85,6 +85,7 @@ class TRPOMAML(PGOuterMethod):
             cfg.line_search_steps,
             cfg.backtrack_ratio,
             cfg.inner_objective,
+            cfg.cg_subsample,
         )
 
     def initial_optimizer_state(self) -> OptimizerState:

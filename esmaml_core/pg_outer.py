@@ -24,7 +24,10 @@ inner step J is symmetric and the VJP is a JVP too, about half its cost). The fu
 step s * sqrt(2 max_kl / s^T (H + damping I) s), the quadratic form read off CG's
 residual r as s^T (grad L - r) rather than from an eleventh product, is backtracked by
 ``backtrack_ratio`` up to ``line_search_steps`` times; the first candidate with
-KL <= max_kl and L improved is taken, and theta stays put when none is.
+KL <= max_kl and L improved is taken, and theta stays put when none is. With
+``cg_subsample`` < 1 the products (J and F) use only the first fraction of each task's
+trajectories (Schulman's subsampled curvature, rllab's ``subsample_factor``); the
+gradient, the adapted parameters and the line search's KL and L use them all.
 
 ProMP (Rothfuss et al., ICLR 2019; ``meta_policy_search/meta_algos/pro_mp.py``). The
 inner step uses the low-variance curvature (LVC) objective
@@ -171,6 +174,7 @@ class TrpoSettings(NamedTuple):
     line_search_steps: int = 15
     backtrack_ratio: float = 0.8
     inner_objective: str = "dice"
+    cg_subsample: float = 1.0
 
 
 class TrpoStep(NamedTuple):
@@ -232,6 +236,17 @@ def inner_jacobian_products(
     return jacobian_product, jacobian_transpose_product
 
 
+def first_trajectories(batch: TrajectoryBatch, fraction: float) -> TrajectoryBatch:
+    """Each task's first max(1, round(fraction * K)) of its K trajectories ((N, K, T, ...) batch).
+
+    A task's trajectories are independent draws, so its first ones are a random subset (rllab
+    draws indices; a prefix takes no random numbers). Objectives are means over
+    trajectories, so the subset's curvature estimates the whole batch's at the same scale.
+    """
+    kept = max(1, round(fraction * batch.alive.shape[1]))
+    return TrajectoryBatch(*(array[:, :kept] for array in batch))
+
+
 class TrpoProblem(NamedTuple):
     """One meta-batch's TRPO problem at the current meta-parameters.
 
@@ -256,13 +271,15 @@ def trpo_problem(
     inner_batches: tuple,
     outer_batch: TrajectoryBatch,
     inner_objective: str = "dice",
+    cg_subsample: float = 1.0,
 ) -> TrpoProblem:
-    """L, KL, grad L and the damped KL-Hessian product of one meta-batch (see the module docstring)."""
+    """L, KL, grad L and the damped KL-Hessian product of one meta-batch (see the module docstring).
+
+    The product uses each task's first ``cg_subsample`` of the trajectories (``first_trajectories``).
+    """
     adapt_all = partial(adapt_tasks, distribution, alpha, inner_batches=inner_batches, objective=inner_objective)
     adapted = adapt_all(params)
-    jacobian_product, jacobian_transpose_product = inner_jacobian_products(
-        distribution, alpha, params, inner_batches, inner_objective
-    )
+    gradient_pullback = inner_jacobian_products(distribution, alpha, params, inner_batches, inner_objective)[1]
     task_distribution = jax.vmap(distribution)
     old = jax.lax.stop_gradient(task_distribution(adapted, outer_batch.observations))
     old_log_probs = gaussian_log_probs(old, outer_batch.actions)
@@ -276,12 +293,17 @@ def trpo_problem(
         return task_live_mean(gaussian_kl(old, new), outer_batch.alive)
 
     fisher = jax.vmap(partial(kl_fisher_product, distribution))
+    curvature_inner = tuple(first_trajectories(batch, cg_subsample) for batch in inner_batches)
+    curvature_outer = first_trajectories(outer_batch, cg_subsample)
+    jacobian_product, jacobian_transpose_product = inner_jacobian_products(
+        distribution, alpha, params, curvature_inner, inner_objective
+    )
 
     def damped_curvature(vector):
-        fisher_product = fisher(adapted, outer_batch.observations, outer_batch.alive, jacobian_product(vector))
+        fisher_product = fisher(adapted, curvature_outer.observations, curvature_outer.alive, jacobian_product(vector))
         return jacobian_transpose_product(fisher_product / len(adapted)) + damping * vector
 
-    gradient = jacobian_transpose_product(jax.grad(surrogate)(adapted))
+    gradient = gradient_pullback(jax.grad(surrogate)(adapted))
     return TrpoProblem(adapt_all, surrogate, kl, adapted, gradient, damped_curvature)
 
 
@@ -307,7 +329,14 @@ def trpo_step(
 ) -> TrpoStep:
     """One TRPO-MAML outer step from ``params`` on one meta-batch: CG direction, backtracking line search."""
     problem = trpo_problem(
-        distribution, alpha, settings.cg_damping, params, inner_batches, outer_batch, settings.inner_objective
+        distribution,
+        alpha,
+        settings.cg_damping,
+        params,
+        inner_batches,
+        outer_batch,
+        settings.inner_objective,
+        settings.cg_subsample,
     )
     full_step = trpo_full_step(problem, settings)
     start = problem.surrogate(problem.adapted)

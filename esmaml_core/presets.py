@@ -50,6 +50,7 @@ MAML_NAV2D = {
     "max_kl": 0.01,
     "cg_iterations": 10,
     "cg_damping": 1e-5,
+    "cg_subsample": 1.0,  # the reference's curvature products use every trajectory
     "line_search_steps": 15,
     "backtrack_ratio": 0.8,
     "init_log_std": 0.0,

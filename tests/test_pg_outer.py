@@ -28,11 +28,13 @@ from esmaml_core.pg_outer import (
     PrompSettings,
     TmamlSettings,
     TrpoSettings,
+    adapt_tasks,
     adapted_kl_coefficients,
     clipped_ratio_objective,
     conjugate_gradient,
     dice_return_objective,
     first_order_control_variate,
+    first_trajectories,
     gaussian_kl,
     lvc_inner_step,
     pg_outer_update,
@@ -40,6 +42,7 @@ from esmaml_core.pg_outer import (
     promp_task_terms,
     promp_update,
     sampler_distributions,
+    task_live_mean,
     tmaml_meta_gradient,
     tmaml_objective,
     trpo_full_step,
@@ -160,13 +163,49 @@ def test_trpo_curvature_is_the_autodiff_hessian_of_the_kl(inner_steps):
     np.testing.assert_allclose(problem.damped_curvature(vector), exact, rtol=1e-8, atol=1e-10 * np.abs(exact).max())
 
 
-@pytest.mark.parametrize("max_kl", [1e-2, 1e-4])
-def test_trpo_step_improves_the_surrogate_within_max_kl(max_kl):
+def test_trpo_curvature_on_a_subsample_is_the_curvature_of_those_trajectories():
+    """cg_subsample 0.5 of [a, b, a, b] is [a, b]: the same curvature; of four distinct trajectories, another."""
     learner, params, inner, outer, _ = goal_2d_meta_batch()
-    settings = TrpoSettings(max_kl=max_kl, line_search_steps=30, backtrack_ratio=0.5)
+    distribution, alpha = learner.policy.distribution, learner.config.alpha
+
+    def doubled(batch):
+        return TrajectoryBatch(*(np.concatenate([array[:, :2], array[:, :2]], axis=1) for array in batch))
+
+    vector = jnp.asarray(np.random.default_rng(7).normal(size=len(params)))
+    inner_twice, outer_twice = tuple(doubled(batch) for batch in inner), doubled(outer)
+    full = trpo_problem(distribution, alpha, 1e-3, params, inner_twice, outer_twice)
+    half = trpo_problem(distribution, alpha, 1e-3, params, inner_twice, outer_twice, cg_subsample=0.5)
+    np.testing.assert_allclose(half.damped_curvature(vector), full.damped_curvature(vector), rtol=1e-10)
+
+    full = trpo_problem(distribution, alpha, 1e-3, params, inner, outer)
+    half = trpo_problem(distribution, alpha, 1e-3, params, inner, outer, cg_subsample=0.5)
+    np.testing.assert_array_equal(half.gradient, full.gradient)  # the gradient and the adaptation use every trajectory
+    np.testing.assert_array_equal(half.adapted, full.adapted)
+    full_product, half_product = full.damped_curvature(vector), half.damped_curvature(vector)
+    assert np.linalg.norm(half_product - full_product) > 0.01 * np.linalg.norm(full_product)
+    # J^T F J with J from the first two inner trajectories, F at the adapted policies on the first two outer ones
+    inner_half, outer_half = tuple(first_trajectories(batch, 0.5) for batch in inner), first_trajectories(outer, 0.5)
+    adapt_half = partial(adapt_tasks, distribution, alpha, inner_batches=inner_half)
+    task_distribution = jax.vmap(distribution)
+    old = task_distribution(full.adapted, outer_half.observations)
+
+    def kl_moved_by_the_half(theta):
+        new = task_distribution(full.adapted + adapt_half(theta) - adapt_half(params), outer_half.observations)
+        return task_live_mean(gaussian_kl(old, new), outer_half.alive)
+
+    exact = jax.jvp(jax.grad(kl_moved_by_the_half), (jnp.asarray(params),), (vector,))[1]
+    np.testing.assert_allclose(half_product - 1e-3 * vector, exact, rtol=1e-8, atol=1e-10 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize("max_kl, cg_subsample", [(1e-2, 1.0), (1e-4, 1.0), (1e-2, 0.5)])
+def test_trpo_step_improves_the_surrogate_within_max_kl(max_kl, cg_subsample):
+    learner, params, inner, outer, _ = goal_2d_meta_batch()
+    settings = TrpoSettings(max_kl=max_kl, line_search_steps=30, backtrack_ratio=0.5, cg_subsample=cg_subsample)
     distribution, alpha = learner.policy.distribution, learner.config.alpha
     step = jax.jit(trpo_step, static_argnums=(0, 1, 2))(distribution, alpha, settings, params, inner, outer)
-    problem = trpo_problem(distribution, alpha, settings.cg_damping, params, inner, outer)
+    problem = trpo_problem(
+        distribution, alpha, settings.cg_damping, params, inner, outer, cg_subsample=settings.cg_subsample
+    )
     adapted = problem.adapt(step.params)
     assert 0 < step.kl <= max_kl and step.surrogate_gain > 0
     assert float(problem.kl(adapted)) == pytest.approx(float(step.kl), rel=1e-12)

@@ -223,6 +223,33 @@ def test_every_declared_form_option_appears_in_the_form_where_it_applies(runs_di
     assert shown == expected
 
 
+def default_shown(widget) -> object:
+    """What a browser shows for ``widget`` when it redraws it from its element alone (its default)."""
+    if widget.type in ("selectbox", "radio"):
+        return widget.options[widget.proto.default]
+    if widget.type == "number_input" and not widget.proto.HasField("default"):
+        return None
+    return widget.proto.default
+
+
+def test_every_form_widget_redraws_with_its_own_value(runs_dir):
+    """After a full rerun the live fragment requests (a job ended), a browser may redraw the sidebar from
+    the widgets' defaults (a second tab then read 0 in every number): each default is the widget's value."""
+    store = train_saved_run(runs_dir, iterations=2)
+    at = open_page("1_Train", run=store.name)  # a finished run: its curves' x axis and "More iterations"
+    at.radio(key="train.x_axis").set_value("env_steps").run()
+    at.number_input(key="train.more").set_value(9).run()
+    at.selectbox(key="train.preset").set_value("maml_nav2d").run()
+    at.number_input(key="train.iterations").set_value(7).run()
+    at.selectbox(key="train.method").set_value("promp").run()
+    widgets = [*at.selectbox, *at.radio, *at.number_input, *at.checkbox, *at.text_input]
+    assert {"train.x_axis", "train.more", "train.reopen", "train.iterations"} <= {widget.key for widget in widgets}
+    for widget in widgets:
+        if widget.key and widget.key.startswith("train."):
+            shown = widget.options[widget.index] if widget.type in ("selectbox", "radio") else widget.value
+            assert default_shown(widget) == shown, widget.key
+
+
 def test_a_preset_fills_the_form(runs_dir):
     at = open_page("1_Train")
     at.selectbox(key="train.preset").set_value("maml_nav2d").run()

@@ -40,6 +40,12 @@ from esmaml_core.tasks.point import PointTaskFamily
 MORE_ITERATIONS = 50  # what "Train more" offers first
 
 
+def kept_index(key: str, options: tuple) -> int:
+    """Where the choice that widget ``key`` holds is in ``options`` (0 if none): its default (see field_input)."""
+    kept = st.session_state.get(key)
+    return options.index(kept) if kept in options else 0
+
+
 def chosen_defaults() -> dict:
     return form_defaults(st.session_state["train.method"], st.session_state["train.task"])
 
@@ -67,46 +73,62 @@ def apply_preset() -> None:
 
 
 def preset_input() -> None:
+    names = preset_choices()
     name = st.selectbox(
-        "Preset", preset_choices(), key="train.preset", format_func=preset_label, on_change=apply_preset
+        "Preset",
+        names,
+        index=kept_index("train.preset", names),
+        key="train.preset",
+        format_func=preset_label,
+        on_change=apply_preset,
     )
     if name:
         st.caption(PRESETS[name].source)
 
 
 def field_input(name: str, method: str, defaults: dict) -> object:
-    """One sidebar input for config field ``name``, its state kept under ``train.<name>``."""
+    """One sidebar input for config field ``name``, its state kept under ``train.<name>``.
+
+    Every keyed widget on this page also takes the value it holds as its default: after a
+    full rerun that the live fragment requests (a job ended), the browser can redraw widgets
+    from their defaults alone, and Streamlit's would be 0, the first choice or blank (a
+    second tab then read 0 in every number of its form).
+    """
     declared = OPTIONS[name]
     key = f"train.{name}"
-    if declared.kind == "sizes":  # typed as text: "32, 32"
-        st.session_state.setdefault(key, ", ".join(map(str, defaults[name])))
-        return st.text_input(declared.label, key=key, help=declared.help)
-    st.session_state.setdefault(key, defaults[name])
+    shown = ", ".join(map(str, defaults[name])) if declared.kind == "sizes" else defaults[name]  # "32, 32"
+    value = st.session_state.setdefault(key, shown)
+    if declared.kind == "sizes":
+        return st.text_input(declared.label, value=value, key=key, help=declared.help)
     if declared.kind == "choice":
         options = choices(name, method)
-        if st.session_state[key] not in options:
-            st.session_state[key] = options[0]
+        if value not in options:
+            value = st.session_state[key] = options[0]
         on_change = {"method": reset_method_defaults, "task": reset_task_defaults}.get(name)
         return st.selectbox(
             declared.label,
             options,
+            index=options.index(value),
             key=key,
             help=declared.help,
             on_change=on_change,
-            format_func=lambda value: choice_label(name, value),
+            format_func=lambda choice: choice_label(name, choice),
         )
     if declared.kind == "bool":
-        return st.checkbox(declared.label, key=key, help=declared.help)
+        return st.checkbox(declared.label, value=value, key=key, help=declared.help)
     if declared.kind == "int":  # no min/max on the widget: validation refuses bad values with the field's rule
         value = st.number_input(
             declared.label,
+            value=value,
             step=int(declared.step or 1),
             key=key,
             help=declared.help,
             placeholder="task default" if declared.optional else None,
         )
         return None if value is None else int(value)
-    return float(st.number_input(declared.label, step=declared.step, format="%g", key=key, help=declared.help))
+    return st.number_input(
+        declared.label, value=float(value), step=declared.step, format="%g", key=key, help=declared.help
+    )
 
 
 def sidebar_form() -> dict | None:
@@ -191,6 +213,7 @@ def reopen_form() -> None:
     name = st.selectbox(
         "Saved run",
         tuple(by_name),
+        index=kept_index("train.reopen", tuple(by_name)),
         key="train.reopen",
         format_func=lambda n: (
             f"{by_name[n].config.label()} · seed {by_name[n].config.seed} · {by_name[n].iterations_done} it. ({n})"
@@ -234,7 +257,9 @@ def train_more(job: Job) -> None:
     if job.state not in (JobState.FINISHED, *RESUMABLE_STATES) or job.config is None:
         return
     extra_column, button_column = st.columns([1, 2], vertical_alignment="bottom")
-    extra = extra_column.number_input("More iterations", min_value=1, value=MORE_ITERATIONS, key="train.more")
+    extra = extra_column.number_input(
+        "More iterations", min_value=1, value=st.session_state.get("train.more", MORE_ITERATIONS), key="train.more"
+    )
     if button_column.button(f"Train {int(extra)} more", icon=":material/add:", key="train_more"):
         act(jobs.train_more, job.name, int(extra))
 
@@ -288,7 +313,15 @@ def progress(job: Job) -> None:
     wall.metric(
         "Wall time", f"{last['wall_time']:.1f} s", help=f"the last iteration took {last['iteration_seconds']:.2f} s"
     )
-    x_key = st.radio("x axis", tuple(X_AXES), format_func=X_AXES.get, horizontal=True, key="train.x_axis")
+    axes = tuple(X_AXES)
+    x_key = st.radio(
+        "x axis",
+        axes,
+        index=kept_index("train.x_axis", axes),
+        format_func=X_AXES.get,
+        horizontal=True,
+        key="train.x_axis",
+    )
     st.plotly_chart(learning_curves(metric_curves(rows), x_key), key="train.curves")
     st.caption(BAND_CAPTION.format(tasks=job.config.eval_tasks))
     if job.config.task == "four_corner":

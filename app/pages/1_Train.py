@@ -103,12 +103,12 @@ def field_input(name: str, method: str, defaults: dict) -> object:
     if declared.kind == "choice":
         options = choices(name, method)
         if value not in options:
-            value = st.session_state[key] = options[0]
+            st.session_state[key] = options[0]
         on_change = {"method": reset_method_defaults, "task": reset_task_defaults}.get(name)
         return st.selectbox(
             declared.label,
             options,
-            index=options.index(value),
+            index=kept_index(key, options),
             key=key,
             help=declared.help,
             on_change=on_change,
@@ -210,10 +210,11 @@ def reopen_form() -> None:
         st.caption(f"No saved runs in {runs_root()} yet.")
         return
     by_name = {run.name: run for run in runs}  # names are stable while a run's iteration count grows
+    names = tuple(by_name)
     name = st.selectbox(
         "Saved run",
-        tuple(by_name),
-        index=kept_index("train.reopen", tuple(by_name)),
+        names,
+        index=kept_index("train.reopen", names),
         key="train.reopen",
         format_func=lambda n: (
             f"{by_name[n].config.label()} · seed {by_name[n].config.seed} · {by_name[n].iterations_done} it. ({n})"

@@ -1,12 +1,12 @@
 """What one meta-iteration of a config costs, known before anything is allocated.
 
 ``iteration_cost`` counts the environment steps of one iteration and estimates the
-memory of its largest batched arrays (parameter rows, query directions, and the paths
-recorded on probe iterations if the run has probe tasks), from the config and the
-task's dimensions alone. ``TrainConfig.validate``
-refuses a run whose estimate is above ``memory_cap()``: half the machine's memory, at
-most ``MAX_ITERATION_BYTES``. The estimate errs high: it counts every array of a stage
-as alive at once.
+memory of its largest batched arrays (parameter rows, query directions, the kernels of
+DPP sampling, and the paths recorded on probe iterations if the run has probe tasks),
+from the config and the task's dimensions alone. ``TrainConfig.validate`` refuses a run
+whose estimate is above ``memory_cap()``: half the machine's memory, at most
+``MAX_ITERATION_BYTES``. The estimate errs high: it counts every array of a stage as
+alive at once.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from esmaml_core.methods import PG_METHODS
-from esmaml_core.sampling import SAMPLERS
+from esmaml_core.sampling import SAMPLERS, DPPSampler
 
 BYTES_PER_NUMBER = 8  # float64 everywhere
 MAX_ITERATION_BYTES = 8 * 2**30
@@ -67,13 +67,19 @@ def iteration_cost(config, obs_dim: int, act_dim: int, horizon: int) -> Iteratio
         outer_rows = config.task_batch * (config.perturbations + 1)
         steps = (query_rows + outer_rows + config.eval_tasks) * horizon
         parameter_rows = max(query_rows, outer_rows)
+        direction_sets = config.task_batch  # one set of perturbations per training task
     else:
         starts = config.perturbations * SAMPLERS.make(config.sampler, config.sigma).rows_per_direction
         starts += config.eval_tasks
         query_rows = starts * (config.queries + 1)
         steps = (query_rows + starts) * horizon
         parameter_rows = query_rows
+        direction_sets = 1
     memory = parameter_rows * params * BYTES_PER_NUMBER * ARRAYS_PER_PARAMETER_ROW
+    if config.sampler == "dpp":
+        memory += DPPSampler().workspace_numbers(direction_sets, config.perturbations) * BYTES_PER_NUMBER
+    if config.operator == "dpp":  # every start draws its K queries from a k-DPP
+        memory += DPPSampler().workspace_numbers(starts, config.queries) * BYTES_PER_NUMBER
     if config.probe_tasks > 0:  # probe iterations record every query's path
         memory += query_rows * (horizon + 1) * recorded_step
     return IterationCost(steps, memory)

@@ -30,8 +30,11 @@ print(tracemalloc.get_traced_memory()[1])
         TrainConfig(perturbations=2000),
         TrainConfig(task="biased_sensor_cartpole", operator="es_grad", perturbations=600),
         TrainConfig.for_method(method="pg_maml", queries=40, task_batch=40),
+        TrainConfig(sampler="dpp", perturbations=400, queries=2, probe_tasks=0),
+        TrainConfig(operator="dpp", queries=60, perturbations=20, probe_tasks=0),
+        TrainConfig.for_method(method="es_maml_first_order", operator="dpp", sampler="dpp", perturbations=60),
     ],
-    ids=["es-point", "es-cartpole", "pg"],
+    ids=["es-point", "es-cartpole", "pg", "dpp-sampler", "dpp-operator", "dpp-first-order"],
 )
 def test_the_estimate_bounds_the_memory_an_iteration_really_takes(config):
     output = subprocess.run(
@@ -60,6 +63,8 @@ def test_env_steps_are_counted_exactly_for_the_default_run():
         (dict(method="pg_maml", queries=20_000, task_batch=5_000), "queries", "GiB of memory"),
         (dict(policy="mlp", hidden=(1024, 1024), perturbations=20_000), "perturbations", "GiB of memory"),
         (dict(method="pg_maml", inner_steps=50), "inner_steps", "<= 20"),
+        (dict(sampler="dpp", perturbations=20_000, queries=1), "perturbations", "GiB of memory"),
+        (dict(operator="dpp", queries=1000, perturbations=10), "queries", "GiB of memory"),
     ],
 )
 def test_runs_that_cannot_fit_are_refused_before_any_allocation(values, field, words):

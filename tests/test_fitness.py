@@ -19,6 +19,24 @@ def test_tied_values_share_their_average_rank():
     np.testing.assert_array_equal(centered_rank(np.full((2, 6), -400.0)), np.zeros((2, 6)))
 
 
+def test_centered_rank_is_the_pairwise_average_rank_with_many_ties(rng):
+    """Rank = number smaller + (number equal - 1) / 2, per row, against the O(n^2) definition."""
+    values = rng.integers(-3, 4, size=(4, 3, 40)).astype(float)
+    values[0, 0, :5] = np.inf
+    values[1, 2] = -np.inf
+    column, row = values[..., None, :], values[..., :, None]
+    pairwise = np.sum(column < row, axis=-1) + (np.sum(column == row, axis=-1) - 1) / 2
+    np.testing.assert_array_equal(centered_rank(values), pairwise / 39 - 0.5)
+
+
+def test_centered_rank_of_a_million_returns_needs_no_n_by_n_table():
+    """The pairwise table of 10^6 returns would be 10^12 booleans (931 GiB): sorting needs a few MB."""
+    values = np.repeat(np.arange(500_000.0), 2)
+    shaped = centered_rank(values)
+    np.testing.assert_allclose(shaped[:2], -0.5 + 0.5 / (len(values) - 1))
+    np.testing.assert_allclose(shaped[-2:], 0.5 - 0.5 / (len(values) - 1))
+
+
 @pytest.mark.parametrize("method", ["zscore", "centered_rank"])
 def test_antithetic_pairs_with_equal_returns_give_no_gradient(method, rng):
     """On Four Corner many returns are exactly -400: tied pairs (g, -g) must cancel."""

@@ -17,15 +17,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from esmaml_core.assets import asset_paths
-from esmaml_core.config import EXECUTION_FIELDS, OPTIONS, ConfigError, Option, TrainConfig, applies, requirement
+from esmaml_core.config import (
+    EXECUTION_FIELDS,
+    OPTIONS,
+    ConfigError,
+    Option,
+    TrainConfig,
+    applies,
+    check_evaluation_tasks,
+    check_task_count,
+    default,
+    requirement,
+)
 from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunStoreError, WorkerError
 from esmaml_core.launcher import add_dashboard_parser, command_dashboard
 from esmaml_core.presets import PRESETS, with_preset
-from esmaml_core.runs import RunStore, load_trainer, run_training
+from esmaml_core.runs import RunStore, check_probe_every, load_trainer, run_training
 from esmaml_core.tasks.base import fixed_tasks
 
 EXIT_USAGE, EXIT_FAILED, EXIT_INTERRUPTED = 2, 1, 130
@@ -152,7 +167,7 @@ def build_parser() -> ArgumentParser:
     evaluate.add_argument("--run", required=True, help="run folder or pretrained asset (assets/pretrained/<name>)")
     evaluate.add_argument("--tasks", type=int, default=20, help="number of held-out tasks (default: 20)")
     evaluate.add_argument("--split", choices=["test", "train"], default="test", help="task split (default: test)")
-    evaluate.add_argument("--seed", type=int, default=0, help="seed of the adaptation noise (default: 0)")
+    evaluate.add_argument("--seed", type=non_negative_int, default=0, help="seed of the adaptation noise (default: 0)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
     export = commands.add_parser("export", help="save a run's meta-policy as a pretrained asset (.npz + .json)")
@@ -168,7 +183,9 @@ def build_parser() -> ArgumentParser:
     render.add_argument("--run", required=True, help="run folder or pretrained asset")
     render.add_argument("--task-index", type=int, default=0, help="which task of the split (default: 0)")
     render.add_argument("--split", choices=["test", "train"], default="test", help="task split (default: test)")
-    render.add_argument("--seed", type=int, default=0, help="seed of the adaptation and the start state (default: 0)")
+    render.add_argument(
+        "--seed", type=non_negative_int, default=0, help="seed of the adaptation and the start state (default: 0)"
+    )
     render.add_argument(
         "--quality", choices=["fast", "high"], default="fast", help="fast: no shadows or reflections (default: fast)"
     )
@@ -185,15 +202,27 @@ def given_config_values(args: argparse.Namespace) -> dict:
     return values
 
 
-def config_for_resume(store: RunStore, values: dict) -> TrainConfig:
-    """The stored config; options given again must agree with it, except --iterations and where rollouts run."""
+RESUME_CHANGEABLE = ("iterations", *EXECUTION_FIELDS)
+
+
+def config_for_resume(store: RunStore, values: dict, given: dict) -> TrainConfig:
+    """The stored config; options in ``values`` must agree with it, except --iterations and where rollouts
+    run, which only ``given`` (what the user typed, not a preset) may change.
+
+    An execution option that no longer applies (--workers after --executor inprocess) goes back to its default.
+    """
     stored = store.config()
     for name, value in values.items():
-        if name not in ("iterations", *EXECUTION_FIELDS) and getattr(stored, name) != value:
+        if name not in RESUME_CHANGEABLE and getattr(stored, name) != value:
             raise ConfigError(
                 name, value, f"the run was made with {getattr(stored, name)!r}; drop it or start a new run"
             )
-    return TrainConfig(**{**stored.to_dict(), "hidden": stored.hidden, **values}).validate()
+    changed = {name: value for name, value in values.items() if name not in RESUME_CHANGEABLE or name in given}
+    merged = {**stored.to_dict(), "hidden": stored.hidden, **changed}
+    for name in EXECUTION_FIELDS:
+        if name not in changed and not applies(name, merged):
+            merged[name] = default(name, stored.method)
+    return TrainConfig(**merged).validate()
 
 
 def progress_line(iteration: int, total: int, pre: float, post: float, env_steps: int, seconds: float) -> str:
@@ -209,57 +238,105 @@ def open_run_for_training(args: argparse.Namespace) -> tuple[RunStore, TrainConf
     """The run folder of ``train --out``, locked for writing, and the config to train it with."""
     if not args.out.strip():
         raise ConfigError("out", args.out, "a folder path")
-    values = given_config_values(args)
-    if args.preset is not None:
-        values = with_preset(args.preset, values)
+    given = given_config_values(args)
+    values = given if args.preset is None else with_preset(args.preset, given)
     if args.resume:
         if args.force:
             raise ConfigError("force", True, "--resume continues a run, --force replaces it: give one of them")
         store = RunStore.open(args.out).writer()
-        return store, config_for_resume(store, values)
+        try:
+            config = config_for_resume(store, values, given)
+            check_probe_every(config, args.probe_every)
+        except ConfigError:
+            store.close()
+            raise
+        return store, config
     config = TrainConfig.from_given(values)
+    check_probe_every(config, args.probe_every)
     return RunStore.create(args.out, config, force=args.force), config
 
 
+class StopRequest:
+    """Ctrl-C (SIGINT) while training: the first asks to stop once the iteration under way is saved, a
+    second stops at once (KeyboardInterrupt).
+
+    An interrupt raised at any moment could land inside JAX's own callbacks, which swallow it
+    (training then ran on to the end), or end the process during a compilation.
+    """
+
+    def __init__(self):
+        self.requested = False
+
+    def __call__(self, signal_number, frame) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+        with suppress(OSError):
+            os.write(2, b"\nstopping after this iteration (Ctrl-C again to stop at once)\n")
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[StopRequest]:
+    """A ``StopRequest`` handling SIGINT inside the block (in the main thread; elsewhere it is never set)."""
+    request = StopRequest()
+    if threading.current_thread() is not threading.main_thread():
+        yield request
+        return
+    previous = signal.signal(signal.SIGINT, request)
+    try:
+        yield request
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def command_train(args: argparse.Namespace) -> int:
-    store, config = open_run_for_training(args)
-    with store:
-        trainer, warnings = store.restore_trainer(config)
-        for warning in warnings:
-            print(f"warning: {warning}", file=sys.stderr)
-        if trainer.state.iteration >= config.iterations:
-            trainer.close()
-            print(f"{args.out}: already at iteration {trainer.state.iteration} of {config.iterations}; nothing to do")
-            return 0
-        if config != store.config():
-            store.write_config(config)
-        return train_with_progress(trainer, store, config, args)
+    with deferred_interrupt() as stop:
+        store, config = open_run_for_training(args)
+        with store:
+            trainer, warnings = store.restore_trainer(config)
+            for warning in warnings:
+                print(f"warning: {warning}", file=sys.stderr)
+            if trainer.state.iteration >= config.iterations:
+                trainer.close()
+                print(
+                    f"{args.out}: already at iteration {trainer.state.iteration} of {config.iterations}; nothing to do"
+                )
+                return 0
+            if config != store.config():
+                store.write_config(config)
+            return train_with_progress(trainer, store, config, args, stop)
 
 
-def train_with_progress(trainer, store: RunStore, config: TrainConfig, args: argparse.Namespace) -> int:
-    """Train to ``config.iterations``, printing progress; the exit status of ``train``."""
+def train_with_progress(
+    trainer, store: RunStore, config: TrainConfig, args: argparse.Namespace, stop: StopRequest
+) -> int:
+    """Train to ``config.iterations`` or until ``stop`` is requested, printing progress; the exit status of
+    ``train``."""
     interactive = sys.stderr.isatty()
     report_every = max(1, config.iterations // 20)
     try:
-        for result in run_training(trainer, store, config.iterations, probe_every=args.probe_every):
-            if args.quiet:
-                continue
-            line = progress_line(
-                result.iteration,
-                config.iterations,
-                result.pre_adaptation_return,
-                result.post_adaptation_return,
-                result.env_steps,
-                result.iteration_seconds,
-            )
-            if interactive:
-                print("\r" + line, end="", file=sys.stderr, flush=True)
-            elif result.iteration % report_every == 0 or result.iteration == config.iterations:
-                print(line, file=sys.stderr, flush=True)
+        if stop.requested:  # asked while the run was being opened: no iteration started
+            raise KeyboardInterrupt
+        for result in run_training(trainer, store, config.iterations, args.probe_every):
+            if not args.quiet:
+                line = progress_line(
+                    result.iteration,
+                    config.iterations,
+                    result.pre_adaptation_return,
+                    result.post_adaptation_return,
+                    result.env_steps,
+                    result.iteration_seconds,
+                )
+                if interactive:
+                    print("\r" + line, end="", file=sys.stderr, flush=True)
+                elif result.iteration % report_every == 0 or result.iteration == config.iterations:
+                    print(line, file=sys.stderr, flush=True)
+            if stop.requested:  # the iteration is saved: end as an interrupt does
+                raise KeyboardInterrupt
     except DivergenceError as error:
         print(
-            f"\nerror: iteration {error.iteration} produced NaN or inf; the last good checkpoint is kept in "
-            f"{store.path} (try a smaller --lr or --alpha, then --resume)",
+            f"\nerror: iteration {error.iteration} produced NaN or inf; {store.path} keeps its last good "
+            "checkpoint, which resuming would only repeat: start a new run with a smaller --lr or --alpha",
             file=sys.stderr,
         )
         return EXIT_FAILED
@@ -271,7 +348,7 @@ def train_with_progress(trainer, store: RunStore, config: TrainConfig, args: arg
         )
         return EXIT_FAILED
     except KeyboardInterrupt:
-        print(f"\ninterrupted at iteration {trainer.state.iteration}; continue with --resume", file=sys.stderr)
+        print(f"interrupted at iteration {trainer.state.iteration}; continue with --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
         trainer.close()
@@ -290,16 +367,18 @@ def loaded_trainer(path: str):
 
 
 def command_eval(args: argparse.Namespace) -> int:
-    if args.tasks < 1:
-        raise ConfigError("tasks", args.tasks, "must be >= 1")
+    check_task_count(args.tasks)
     trainer = loaded_trainer(args.run)
     with trainer:
+        check_evaluation_tasks(trainer.config, args.tasks)
         outcome = trainer.evaluate(args.tasks, split=args.split, seed=args.seed)
+    distinct = min(args.tasks, len(trainer.family.split_ids(args.split)))
     pre, post = outcome.pre_adaptation_returns, outcome.post_adaptation_returns
     summary = {
         "run": str(args.run),
         "iteration": trainer.state.iteration,
         "tasks": args.tasks,
+        "distinct_tasks": distinct,
         "split": args.split,
         "pre_adaptation_return": float(pre.mean()),
         "pre_adaptation_std": float(pre.std()),
@@ -312,15 +391,17 @@ def command_eval(args: argparse.Namespace) -> int:
     print(f"run {args.run}: {trainer.config.label()}, iteration {trainer.state.iteration}")
     print(f"pre-adaptation return:  {pre.mean():10.3f} ± {pre.std():.3f} over {args.tasks} {args.split} tasks")
     print(f"post-adaptation return: {post.mean():10.3f} ± {post.std():.3f} over {args.tasks} {args.split} tasks")
+    if distinct < args.tasks:
+        print(f"(the {args.split} split has {distinct} tasks: the {args.tasks} scored cycle through them)")
     return 0
 
 
 def command_export(args: argparse.Namespace) -> int:
-    if args.tasks < 1:
-        raise ConfigError("tasks", args.tasks, "must be >= 1")
+    check_task_count(args.tasks)
     if any(path.exists() for path in asset_paths(args.out)) and not args.force:
         raise ConfigError("out", args.out, "already holds an asset; choose another --out or add --force to replace it")
     store = RunStore.open(args.run)
+    check_evaluation_tasks(store.config(), args.tasks)
     made_by = args.made_by or train_command(store.config(), args.run)
     meta = store.export(args.out, args.tasks, made_by)
     evaluation = meta["evaluation"]

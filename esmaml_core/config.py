@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import cache
 
 from esmaml_core.adaptation import OPERATORS
@@ -720,3 +720,24 @@ def check_cost(config: TrainConfig) -> None:
         f"use fewer or smaller {', '.join(name for name in SIZE_FIELDS if applies(name, values))}"
         + (", or record no paths (probe_tasks 0)" if config.probe_tasks else ""),
     )
+
+
+def check_task_count(tasks: object) -> None:
+    """Refuse (ConfigError on ``tasks``) a number of held-out tasks that ``eval_tasks`` would refuse."""
+    try:
+        check_value("eval_tasks", OPTIONS["eval_tasks"], tasks)
+    except ConfigError as error:
+        raise ConfigError("tasks", tasks, error.allowed) from None
+
+
+def check_evaluation_tasks(config: TrainConfig, tasks: int) -> None:
+    """``check_task_count``, and refuse scoring a run of ``config`` on ``tasks`` tasks at once above the memory cap."""
+    check_task_count(tasks)
+    cost, cap = replace(config, eval_tasks=tasks, probe_tasks=0).iteration_cost(), memory_cap()
+    if cost.peak_bytes > cap:
+        raise ConfigError(
+            "tasks",
+            tasks,
+            f"scoring them at once would need about {cost.peak_gib:,.1f} GiB of memory, above the "
+            f"{cap / 2**30:.1f} GiB cap; use fewer",
+        )

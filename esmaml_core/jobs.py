@@ -6,7 +6,7 @@ session, so a closed browser tab or a rerun of the page never reaches it, and si
 a process group (the process executor's workers are in it):
 
 - pause: SIGSTOP to the group; continue: SIGCONT;
-- stop: SIGINT to the child, as Ctrl-C in a terminal: it finishes nothing half-way
+- stop: SIGINT to the child, as Ctrl-C in a terminal: it saves the iteration under way
   (checkpoints are atomic), prints "interrupted ... continue with --resume" and exits.
 
 The child is the run folder's only writer (it holds the run's lock). The dashboard never
@@ -40,12 +40,9 @@ from esmaml_core.cli import train_arguments
 from esmaml_core.config import TrainConfig
 from esmaml_core.errors import RunStoreError
 from esmaml_core.files import atomic_write
-from esmaml_core.runs import CONFIG_FILE, LOCK_FILE, RunStore, new_run_folder, run_in
-from esmaml_core.tasks import TASK_FAMILIES
-from esmaml_core.tasks.point import PointTaskFamily
+from esmaml_core.runs import CONFIG_FILE, LOCK_FILE, RunStore, default_probe_every, new_run_folder, run_in
 
 JOBS_DIR = ".jobs"
-MAX_PROBES_PER_RUN = 100
 LAUNCH_HEADER = "--- launched "
 ERROR_MARKS = ("error:", "Traceback (most recent call last):")
 PAUSED_PROCESS_STATES = ("T", "t")
@@ -100,16 +97,6 @@ class Job:
     def progress(self) -> float:
         """Fraction of the configured iterations done, in [0, 1]."""
         return min(1.0, self.iteration / self.iterations) if self.iterations else 0.0
-
-
-def default_probe_every(config: TrainConfig) -> int:
-    """Record probe paths often enough for a smooth slider, at most ``MAX_PROBES_PER_RUN`` times.
-
-    Only point tasks (2-D positions, drawn by the dashboard) are probed: 0 means never.
-    """
-    if not isinstance(TASK_FAMILIES[config.task], PointTaskFamily):
-        return 0
-    return max(1, -(-config.iterations // MAX_PROBES_PER_RUN))
 
 
 # --- where a job's record and log live ---------------------------------------------------------------
@@ -242,7 +229,8 @@ def stop(root: Path, name: str) -> bool:
 
 
 def interrupt(pid: int) -> None:
-    """SIGINT to the child (its KeyboardInterrupt ends the run cleanly), and SIGCONT in case it is paused."""
+    """SIGINT to the child (it ends the run once the iteration under way is saved), and SIGCONT in case it
+    is paused."""
     try:
         os.kill(pid, signal.SIGINT)
         os.killpg(os.getpgid(pid), signal.SIGCONT)

@@ -44,6 +44,8 @@ from esmaml_core.config import TrainConfig
 from esmaml_core.errors import CheckpointError, ConfigError, RunExistsError, RunLockedError, RunStoreError
 from esmaml_core.files import TEMP_SUFFIX, atomic_write, load_arrays, load_checkpoint, save_arrays
 from esmaml_core.results import METRIC_NAMES, IterationResult, ProbeTrajectories
+from esmaml_core.tasks import TASK_FAMILIES
+from esmaml_core.tasks.point import PointTaskFamily
 from esmaml_core.trainer import Trainer, TrainerState, make_trainer
 
 CONFIG_FILE = "config.json"
@@ -54,6 +56,7 @@ LOCK_FILE = ".lock"
 KEEP_CHECKPOINTS = 3
 MAX_NAME_SUFFIX = 1000
 RUNS_DIR_ENV = "ESMAML_RUNS_DIR"
+MAX_PROBES_PER_RUN = 100
 
 
 def iteration_file(folder: Path, iteration: int) -> Path:
@@ -340,6 +343,35 @@ def load_trainer(path: str | Path) -> tuple[Trainer, list[str]]:
     if Path(path).is_dir():
         return RunStore.open(path).load_trainer()
     raise RunStoreError(f"{path} is neither a run folder nor a pretrained asset (<name>.npz + <name>.json)")
+
+
+def probes_recorded(config: TrainConfig) -> bool:
+    """Whether a run can record probe paths: point tasks only (2-D positions, which Explore draws;
+    a MuJoCo run's observation paths would be megabytes an iteration)."""
+    return isinstance(TASK_FAMILIES[config.task], PointTaskFamily)
+
+
+def default_probe_every(config: TrainConfig) -> int:
+    """Record probe paths often enough for a smooth slider, at most ``MAX_PROBES_PER_RUN`` times; 0 (never)
+    where ``probes_recorded`` says no."""
+    if not probes_recorded(config):
+        return 0
+    return max(1, -(-config.iterations // MAX_PROBES_PER_RUN))
+
+
+def check_probe_every(config: TrainConfig, probe_every: int) -> None:
+    """Refuse (ConfigError) probing a run that cannot record probes, or more than ``MAX_PROBES_PER_RUN`` times."""
+    if probe_every == 0:
+        return
+    if not probes_recorded(config):
+        raise ConfigError("probe_every", probe_every, "only runs on point tasks record probe paths; leave it at 0")
+    if config.iterations // probe_every > MAX_PROBES_PER_RUN:
+        fewest = default_probe_every(config)
+        raise ConfigError(
+            "probe_every",
+            probe_every,
+            f"at most {MAX_PROBES_PER_RUN} probes a run: at least {fewest} for {config.iterations} iterations",
+        )
 
 
 def run_training(trainer: Trainer, store: RunStore, iterations: int, probe_every: int = 0) -> Iterator[IterationResult]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from esmaml_core import jobs
 from esmaml_core.config import TrainConfig
-from esmaml_core.runs import RunStore, new_run_folder, run_training
+from esmaml_core.runs import RunStore, default_probe_every, new_run_folder, run_training
 
 
 def wait_for(condition, seconds: float = 60.0) -> None:
@@ -32,6 +32,6 @@ def train_saved_run(root: Path, config: TrainConfig) -> RunStore:
     with RunStore.create(new_run_folder(root, config), config) as store:
         trainer, _ = store.restore_trainer()
         with trainer:
-            for _ in run_training(trainer, store, config.iterations, jobs.default_probe_every(config)):
+            for _ in run_training(trainer, store, config.iterations, default_probe_every(config)):
                 pass
     return RunStore.open(store.path)

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from esmaml_core import learners
+from esmaml_core import cli as cli_module
+from esmaml_core import learners, runs
 from esmaml_core.cli import build_parser, given_config_values, main, train_arguments, train_command
 from esmaml_core.config import TrainConfig
 from esmaml_core.runs import RunStore
@@ -44,6 +46,8 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         (["--method", "pg_maml", "--sigma", "0.1"], ["--sigma", "only es_maml and es_maml_first_order"]),
         (["--inner-steps", "2"], ["--inner-steps", "only pg_maml"]),
         (["--probe-every", "-1"], ["--probe-every", ">= 0"]),
+        (["--task", "fb_swimmer", "--probe-every", "1"], ["--probe-every", "only runs on point tasks"]),
+        (["--iterations", "1000", "--probe-every", "9"], ["--probe-every", "at least 10 for 1000 iterations"]),
         (["--perturbations", "100000000"], ["--perturbations", "<= 100000"]),
         (["--perturbations", "99999"], ["--perturbations", "GiB of memory"]),
         (["--sigma", "abc"], ["--sigma", "abc"]),
@@ -96,8 +100,24 @@ def test_eval_refuses_a_missing_run_and_bad_task_count(tmp_path, capsys):
     for command in (["eval", "--run", asset], ["export", "--run", asset, "--out", str(tmp_path / "copy")]):
         assert main([*command, "--tasks", "0"]) == 2
         assert "--tasks" in capsys.readouterr().err
+        assert main([*command, "--tasks", "100000000"]) == 2  # refused before anything is allocated
+        assert "--tasks: got 100000000; must be <= 100000" in capsys.readouterr().err
     assert main(["render", "--run", asset, "--task-index", "-1", "--out", str(tmp_path / "v.mp4")]) == 2
     assert "task-index" in capsys.readouterr().err
+    for command in (["eval", "--run", asset], ["render", "--run", asset, "--out", str(tmp_path / "v.mp4")]):
+        with pytest.raises(SystemExit) as exit_status:
+            main([*command, "--seed", "-5"])
+        assert exit_status.value.code == 2 and "--seed: must be >= 0" in capsys.readouterr().err
+
+
+def test_eval_says_when_the_tasks_scored_repeat_the_split(capsys):
+    asset = str(ROOT / "assets/pretrained/goal_2d_es_maml_hill_climb_linear")
+    assert main(["eval", "--run", asset, "--tasks", "50"]) == 0
+    assert "cycle" not in capsys.readouterr().out
+    assert main(["eval", "--run", asset, "--tasks", "60", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["distinct_tasks"] == 50
+    assert main(["eval", "--run", asset, "--tasks", "60"]) == 0
+    assert "(the test split has 50 tasks: the 60 scored cycle through them)" in capsys.readouterr().out
 
 
 def test_export_writes_where_told_and_replaces_an_asset_only_with_force(tmp_path, capsys):
@@ -118,7 +138,8 @@ def test_export_writes_where_told_and_replaces_an_asset_only_with_force(tmp_path
 def test_training_that_diverges_exits_1_and_keeps_the_last_good_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(learners, "ascent_step", lambda name, params, *rest: (params * np.nan, rest[1]))
     assert main(["train", *FAST, *NO_PROBES, "--iterations", "2", "--quiet", "--out", str(tmp_path / "run")]) == 1
-    assert "last good checkpoint" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "last good checkpoint" in error and "start a new run with a smaller --lr" in error
 
 
 def test_probe_every_saves_probe_paths_into_the_run(tmp_path):
@@ -199,6 +220,67 @@ def test_executor_options_may_change_on_resume(tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     bad = cli("train", *FAST, *NO_PROBES, "--workers", "0", "--out", str(tmp_path / "other"))
     assert bad.returncode == 2 and "--workers" in bad.stderr
+    on_three = cli("train", "--out", run, "--resume", "--iterations", "3", "--workers", "3", "--quiet")
+    assert on_three.returncode == 0, on_three.stderr
+    back = cli("train", "--out", run, "--resume", "--iterations", "4", "--executor", "inprocess", "--quiet")
+    assert back.returncode == 0, back.stderr  # --workers 3 no longer applies: it goes back to its default
+    config = RunStore.open(run).config()
+    assert (config.executor, config.workers, config.iterations) == ("inprocess", 2, 4)
+
+
+def test_resuming_with_a_preset_keeps_the_runs_iterations(tmp_path, capsys):
+    run = str(tmp_path / "run")
+    small = ["--task-batch", "2", "--queries", "2", "--eval-tasks", "2", "--probe-tasks", "0", "--quiet"]
+    assert main(["train", "--preset", "pg_maml_goal_2d", "--iterations", "1", *small, "--out", run]) == 0
+    assert main(["train", "--preset", "pg_maml_goal_2d", "--resume", "--out", run]) == 0
+    assert "already at iteration 1 of 1; nothing to do" in capsys.readouterr().out
+    assert main(["train", "--preset", "maml_nav2d", "--resume", "--out", run]) == 2  # another run's preset
+    assert "the run was made with" in capsys.readouterr().err
+
+
+def interrupting_at(iteration: int, interrupts: int):
+    """``run_training`` that sends this process ``interrupts`` SIGINTs (Ctrl-C) as ``iteration`` ends."""
+
+    def interrupted(trainer, store, iterations, probe_every=0):
+        for result in runs.run_training(trainer, store, iterations, probe_every):
+            if result.iteration == iteration:
+                for _ in range(interrupts):
+                    os.kill(os.getpid(), signal.SIGINT)
+            yield result
+
+    return interrupted
+
+
+@pytest.mark.parametrize("method", ["es_maml", "pg_maml"])
+@pytest.mark.parametrize("interrupts", [1, 2])
+def test_ctrl_c_ends_training_at_a_saved_iteration_and_resume_goes_on(tmp_path, monkeypatch, capfd, method, interrupts):
+    """One Ctrl-C ends the run once the iteration under way is saved (a deferred request: raised at any moment,
+    JAX's callbacks swallowed it); a second ends it at once. Either way exit 130, nothing lost, and resumable."""
+    run, size = tmp_path / "run", ["--task-batch", "2"] if method == "pg_maml" else ["--perturbations", "6"]
+    monkeypatch.setattr(cli_module, "run_training", interrupting_at(3, interrupts))
+    args = ["train", "--task", "goal_2d", "--method", method, *size, "--queries", "3", "--eval-tasks", "2"]
+    assert main([*args, *NO_PROBES, "--iterations", "50", "--quiet", "--out", str(run)]) == 130
+    error = capfd.readouterr().err
+    assert "stopping after this iteration" in error and "interrupted at iteration 3; continue with --resume" in error
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is Python's own again
+    monkeypatch.setattr(cli_module, "run_training", runs.run_training)
+    assert main(["train", "--out", str(run), "--resume", "--iterations", "4", "--quiet"]) == 0
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 4
+
+
+def test_ctrl_c_while_a_run_opens_ends_it_before_any_iteration(tmp_path, monkeypatch, capsys):
+    opened = runs.RunStore.restore_trainer
+
+    def restore_then_interrupt(store, config=None):
+        restored = opened(store, config)
+        os.kill(os.getpid(), signal.SIGINT)
+        return restored
+
+    monkeypatch.setattr(runs.RunStore, "restore_trainer", restore_then_interrupt)
+    assert main(["train", *FAST, *NO_PROBES, "--iterations", "5", "--quiet", "--out", str(tmp_path / "run")]) == 130
+    assert "interrupted at iteration 0" in capsys.readouterr().err
+    assert RunStore.open(tmp_path / "run").read_metrics() == []
 
 
 def test_train_refuses_what_would_lose_data(tmp_path, capsys):

@@ -42,13 +42,6 @@ def test_two_runs_started_at_the_same_moment_get_their_own_empty_folders(tmp_pat
     assert first != second and not any(first.iterdir()) and not any(second.iterdir())
 
 
-def test_probes_are_recorded_at_most_a_hundred_times_and_only_on_point_tasks():
-    assert jobs.default_probe_every(small_config(iterations=50)) == 1
-    assert jobs.default_probe_every(small_config(iterations=1000)) == 10
-    assert -(-1001 // jobs.default_probe_every(small_config(iterations=1001))) <= 100
-    assert jobs.default_probe_every(small_config(task="fb_swimmer")) == 0
-
-
 def test_a_job_trains_the_run_to_its_end_as_the_cli_would(root):
     job = jobs.start(root, small_config(iterations=6))
     assert job.state is JobState.RUNNING

@@ -14,10 +14,18 @@ import numpy as np
 import pytest
 
 from esmaml_core.config import TrainConfig
-from esmaml_core.errors import CheckpointError, DivergenceError, RunExistsError, RunLockedError, RunStoreError
+from esmaml_core.errors import (
+    CheckpointError,
+    ConfigError,
+    DivergenceError,
+    RunExistsError,
+    RunLockedError,
+    RunStoreError,
+)
 from esmaml_core.files import atomic_write, load_checkpoint
-from esmaml_core.runs import KEEP_CHECKPOINTS, RunStore, run_in, run_training
+from esmaml_core.runs import KEEP_CHECKPOINTS, RunStore, check_probe_every, default_probe_every, run_in, run_training
 from esmaml_core.trainer import make_trainer
+from tests.fakes import small_config
 
 TIMES = {"wall_time": 0.0, "iteration_seconds": 0.0}
 
@@ -351,3 +359,15 @@ def test_killed_at_random_moments_a_run_resumes_to_the_same_bits(tmp_path):
     np.testing.assert_array_equal(finished.load_trainer()[0].state.params, reference.load_trainer()[0].state.params)
     assert finished.probe_iterations() == reference.probe_iterations()
     assert not list(run.rglob("*.tmp"))
+
+
+def test_probes_are_recorded_at_most_a_hundred_times_and_only_on_point_tasks():
+    assert default_probe_every(small_config(iterations=50)) == 1
+    assert default_probe_every(small_config(iterations=1000)) == 10
+    assert -(-1001 // default_probe_every(small_config(iterations=1001))) <= 100
+    assert default_probe_every(small_config(task="fb_swimmer")) == 0
+    check_probe_every(small_config(iterations=1000), 10)
+    with pytest.raises(ConfigError, match="at least 10 for 1000 iterations"):
+        check_probe_every(small_config(iterations=1000), 9)
+    with pytest.raises(ConfigError, match="only runs on point tasks"):
+        check_probe_every(small_config(task="fb_swimmer"), 5)

@@ -413,6 +413,8 @@ class TrainConfig:
         "initial log standard deviation of the Gaussian policy's action noise",
         "Adaptation (inner loop, K queries)",
         "float",
+        minimum=-10.0,  # std 4.5e-5 to 20: outside, the first policy-gradient step diverges or learns nothing
+        maximum=3.0,
         step=0.1,
         methods=PG_METHODS,
     )

@@ -46,6 +46,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
         (["--method", "pg_maml", "--sigma", "0.1"], ["--sigma", "only es_maml and es_maml_first_order"]),
         (["--inner-steps", "2"], ["--inner-steps", "only pg_maml"]),
         (["--probe-every", "-1"], ["--probe-every", ">= 0"]),
+        (["--method", "pg_maml", "--init-log-std", "-1000"], ["--init-log-std", ">= -10"]),
         (["--task", "fb_swimmer", "--probe-every", "1"], ["--probe-every", "only runs on point tasks"]),
         (["--iterations", "1000", "--probe-every", "9"], ["--probe-every", "at least 10 for 1000 iterations"]),
         (["--perturbations", "100000000"], ["--perturbations", "<= 100000"]),

@@ -306,6 +306,11 @@ def test_jobs_outlive_the_tab_and_the_dashboard_and_resume(tmp_path):
                     shown_state(fresh, "finished · iteration 5 of 5")
                     sync_api.expect(sidebar.get_by_role("spinbutton", name="Seed")).to_have_value("1")
                     sync_api.expect(sidebar.get_by_role("spinbutton", name="Meta-iterations")).to_have_value("5")
+                    first_job = next(run.name for run in list_runs(tmp_path) if run.config.seed == 0)
+                    row = fresh.get_by_test_id("stHorizontalBlock").filter(has_text=first_job)
+                    row.get_by_role("button", name="Show").click()  # from the jobs list, drawn by the live fragment
+                    sync_api.expect(sidebar.get_by_role("spinbutton", name="Seed")).to_have_value("0")
+                    sync_api.expect(sidebar.get_by_role("spinbutton", name="Meta-iterations")).to_have_value("100000")
             finally:
                 browser.close()
     finally:

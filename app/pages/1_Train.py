@@ -199,6 +199,16 @@ def open_run(name: str) -> None:
         fill_form(job.config)
 
 
+PAGE_RERUN_KEY = "train.page_rerun"
+
+
+def show_job(name: str) -> None:
+    """``open_run`` from the jobs list: that list is in the live fragment, whose own rerun would leave the
+    sidebar as it was (and Start would train those settings), so the whole page redraws after it."""
+    open_run(name)
+    st.session_state[PAGE_RERUN_KEY] = True
+
+
 def run_title(job: Job) -> str:
     """What a run is, in words: task, method, operator and seed."""
     return f"{job.config.label()} · seed {job.config.seed}" if job.config is not None else job.name
@@ -359,7 +369,7 @@ def jobs_list(all_jobs: list[Job], shown: str | None) -> None:
         with buttons:
             job_buttons(job, prefix=f"jobs.{job.name}.")
         show.button(
-            "Show", key=f"jobs.{job.name}.show", on_click=open_run, args=(job.name,), disabled=job.name == shown
+            "Show", key=f"jobs.{job.name}.show", on_click=show_job, args=(job.name,), disabled=job.name == shown
         )
 
 
@@ -382,7 +392,7 @@ def live_view(alive: bool) -> None:
     @st.fragment(run_every=REDRAW_SECONDS if alive else None)
     def live() -> None:
         shown, all_jobs = shown_run(), jobs.list_jobs(runs_root())
-        if any_alive(all_jobs, shown) != alive:
+        if st.session_state.pop(PAGE_RERUN_KEY, False) or any_alive(all_jobs, shown) != alive:
             st.rerun()
         if shown is None:
             idle_view()

@@ -1,7 +1,8 @@
 """Plotly figures the dashboard and the findings report share: mean ± std bands, a finding's curves.
 
 The Compare page's bands and the Results page's figures are drawn here, so the PNGs that
-``experiments/report.py`` writes for docs/RESULTS.md are the figures the dashboard shows.
+``experiments/report.py`` writes for docs/RESULTS.md are the figures the dashboard shows;
+``figure_image`` turns one into PNG or SVG without reaching the internet.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import plotly.graph_objects as go
 from esmaml_core.comparison import CurveBand, aggregate_curves, robust_range
 from esmaml_core.findings import Finding, runs_of
 from esmaml_core.tasks import TASK_FAMILIES
+
+# Kaleido draws static images in a headless Chromium that, left to its defaults, loads MathJax from
+# cdnjs.cloudflare.com and calls Google's update and account servers. No figure here uses LaTeX, so no
+# MathJax, and that browser's every request goes to a closed port on this machine: nothing leaves it.
+OFFLINE_KALEIDO = {"mathjax": False, "proxy_server": "127.0.0.1:9"}
 
 X_AXES = {"iteration": "meta-iteration", "env_steps": "environment steps", "wall_time": "wall time (s)"}
 PALETTE = ("#1f6feb", "#e8590c", "#2f9e44", "#ae3ec9", "#f08c00", "#0c8599", "#c2255c", "#5c940d")
@@ -89,3 +95,12 @@ def finding_figures(finding: Finding, root: Path) -> dict[str, go.Figure]:
             figure.update_layout(margin={"t": 120}, legend={"y": 1.04})  # room for a two-row legend under the title
             figures[task] = figure
     return figures
+
+
+def figure_image(figure: go.Figure, kind: str, width: int, height: int, scale: float = 2) -> bytes:
+    """``figure`` as ``kind`` ("png" or "svg") bytes of ``width`` x ``height`` at ``scale``, drawn offline
+    (``OFFLINE_KALEIDO``); needs the kaleido package and a Chromium."""
+    import kaleido  # only image export needs it
+
+    options = {"format": kind, "width": width, "height": height, "scale": scale}
+    return kaleido.calc_fig_sync(figure.to_dict(), opts=options, kopts=OFFLINE_KALEIDO)

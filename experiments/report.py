@@ -9,7 +9,7 @@ Chromium) and writes ``docs/RESULTS.md``.
 
 from esmaml_core.assets import PROJECT_ROOT
 from esmaml_core.findings import FIGURES_DIR, FINDINGS, RESULTS_DIR, figure_file, results_document
-from esmaml_core.plots import finding_figures
+from esmaml_core.plots import figure_image, finding_figures
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     for finding in FINDINGS.values():
         for task, figure in finding_figures(finding, RESULTS_DIR).items():
             path = FIGURES_DIR / figure_file(finding, task)
-            figure.write_image(path, width=900, height=460, scale=2)
+            path.write_bytes(figure_image(figure, "png", width=900, height=460))
             print(f"wrote {path}")
     out = PROJECT_ROOT / "docs" / "RESULTS.md"
     out.write_text(results_document())

@@ -39,11 +39,17 @@ ITERATION_KEY, PROPOSALS_KEY, PLAYING_KEY = "explore.iteration", "explore.propos
 TASK_LABELS = {"four_corner": "Four Corner", "goal_2d": "2D Goal", "navigation_2d": "2D Navigation"}
 SOURCES = {"pretrained": "pretrained", "runs": "saved & live runs"}
 METHODS = ("ES-MAML", "PG-MAML")  # left, right
-CLAIMS = (
-    "**ES-MAML explores in parameter space**: K deterministic policies θ + σε₁ … θ + σε_K, "
-    "each a smooth path of its own; hill climbing keeps a proposal (green) only if it scores higher.",
+ES_CLAIM = (
+    "**ES-MAML explores in parameter space**: K deterministic policies θ + σε₁ … θ + σε_K, each a smooth path "
+    "of its own; "
+)
+ES_KEEPS = {  # how the ES operator shown turns its K paths into the adapted policy
+    True: "hill climbing keeps a proposal (green) only if it scores higher.",
+    False: "one ES-gradient step weighs them by their returns.",
+}
+PG_CLAIM = (
     "**PG-MAML explores in action space**: one stochastic policy run K times; Gaussian noise on every "
-    "action makes jittery paths around one mean, which must circle around to find the goal.",
+    "action makes jittery paths around one mean, which must circle around to find the goal."
 )
 
 # A lecture view on one screen: less blank space above and beside the content than Streamlit's default.
@@ -197,7 +203,7 @@ def explorer(
             proposals = proposals_slider(queries)
     for side, (column, probe, items) in enumerate(zip(st.columns(2, gap="medium"), probes, available, strict=True)):
         with column:
-            st.caption(CLAIMS[side])
+            st.caption(PG_CLAIM if side else ES_CLAIM + ES_KEEPS[hill_climbing])
             if probe is None:
                 missing_source(family.name, METHODS[side], pretrained)
                 continue

@@ -8,7 +8,8 @@ from _shared.state import page_setup, saved_runs, shown_run
 
 from esmaml_core.adaptation import OPERATORS
 from esmaml_core.assets import list_pretrained
-from esmaml_core.config import TrainConfig
+from esmaml_core.config import TrainConfig, applies
+from esmaml_core.methods import METHODS
 from esmaml_core.plots import PALETTE
 from esmaml_core.replay import FORWARD_BACKWARD, AdaptationReplays, Clip, replay_adaptation
 from esmaml_core.runs import load_trainer
@@ -164,13 +165,21 @@ if st.toggle("Render", value=False, key="replay.render", help="a few seconds per
             st.metric(f"Return on the {task_name} task", f"{clip.score:.2f}", delta)
             st.caption(ending_caption(clip, clip_seconds))
     if task != CARTPOLE:
+        upright = TASK_FAMILIES[task].healthy_reward
+        bonus = f" plus {upright:g} for each step it stays upright," if upright else ""
         st.caption(
             f"The meta-policy's return on the backward task, same start: {replay.meta_returns[-1]:.2f}. "
-            "Reward per step is direction × x-velocity minus costs, so running forward scores negatively there."
+            f"Reward per step is direction × x-velocity,{bonus} minus control costs: running forward lowers the "
+            "return there."
         )
     config = configs[source]
-    kind = "hill_climb" if config.method != "pg_maml" and config.operator == "hill_climb" else "gradient"
-    method = "PG-MAML's policy-gradient step" if config.method == "pg_maml" else OPERATORS.label(config.operator)
+    uses_operator = applies("operator", config.to_values())  # ES methods; the PG ones adapt by a gradient step
+    kind = "hill_climb" if uses_operator and config.operator == "hill_climb" else "gradient"
+    method = (
+        OPERATORS.label(config.operator)
+        if uses_operator
+        else f"the policy-gradient step of {METHODS.label(config.method)}"
+    )
     for clip, meta_return, kept in zip(replay.adapted, replay.meta_returns, replay.kept, strict=True):
         if kept:
             st.info(

@@ -15,7 +15,7 @@ from esmaml_core.comparison import (
     rows_to_csv,
 )
 from esmaml_core.methods import METHODS
-from esmaml_core.plots import X_AXES, bands_figure
+from esmaml_core.plots import X_AXES, bands_figure, figure_image
 from esmaml_core.runs import runs_root
 from esmaml_core.tasks import TASK_FAMILIES
 
@@ -139,7 +139,7 @@ if png_export_available():
     for column, kind in ((png, "png"), (svg, "svg")):
         column.download_button(
             f"Download figure ({kind.upper()})",
-            lambda kind=kind: figure.to_image(format=kind, width=EXPORT_WIDTH, height=EXPORT_HEIGHT, scale=2),
+            lambda kind=kind: figure_image(figure, kind, EXPORT_WIDTH, EXPORT_HEIGHT),
             f"learning_curves.{kind}",
             f"image/{'svg+xml' if kind == 'svg' else kind}",
             key=f"compare.{kind}",

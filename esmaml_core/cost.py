@@ -64,7 +64,8 @@ def iteration_cost(config, obs_dim: int, act_dim: int, horizon: int) -> Iteratio
     if config.method == "es_maml_first_order":
         starts = config.task_batch + config.eval_tasks
         query_rows = starts * (config.queries + 1)
-        outer_rows = config.task_batch * (config.perturbations + 1)
+        directions = config.perturbations * SAMPLERS.make(config.sampler, config.sigma).rows_per_direction
+        outer_rows = config.task_batch * (directions + 1)
         steps = (query_rows + outer_rows + config.eval_tasks) * horizon
         parameter_rows = max(query_rows, outer_rows)
         direction_sets = config.task_batch  # one set of perturbations per training task

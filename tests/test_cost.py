@@ -9,6 +9,7 @@ import pytest
 from esmaml_core import cost
 from esmaml_core.config import MAX_ROWS, ConfigError, TrainConfig
 from esmaml_core.cost import describe_cost, format_duration, measured_steps_per_second, memory_cap
+from esmaml_core.trainer import make_trainer
 
 # The peak of the arrays one probe iteration allocates (numpy reports its buffers to tracemalloc),
 # after a first iteration has compiled what needs compiling.
@@ -53,6 +54,22 @@ def test_env_steps_are_counted_exactly_for_the_default_run():
     # 150 antithetic pairs (300 rows) + 20 evaluation rows, each adapted with K = 20 queries plus the
     # start, then the adapted policy: 22 rollouts of 100 steps per row
     assert config.iteration_cost().env_steps == 320 * 22 * 100
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        dict(perturbations=10),
+        dict(perturbations=10, sampler="gaussian"),
+        dict(method="es_maml_first_order", perturbations=8, task_batch=3),  # 2 x 8 antithetic rows a task
+        dict(method="es_maml_first_order", perturbations=8, task_batch=3, sampler="orthogonal"),
+        dict(method="pg_maml", task_batch=3, queries=4),
+    ],
+)
+def test_env_steps_counted_are_the_steps_an_iteration_takes(values):
+    """On Four Corner no episode ends early, so the count is exact."""
+    config = TrainConfig.for_method(probe_tasks=0, **values)
+    assert make_trainer(config).step().env_steps == config.iteration_cost().env_steps
 
 
 @pytest.mark.parametrize(

@@ -370,7 +370,7 @@ def test_a_failed_job_shows_why_and_offers_no_resume(runs_dir):
     job = jobs.start(runs_dir, TrainConfig(**QUICK, lr=1e308).validate())  # diverges at once
     at = open_page("1_Train", run=job.name)
     rerun_until(at, lambda at: state_line(at).startswith("failed"))
-    assert "NaN or inf" in at.error[0].value and "--resume" in at.error[0].value  # the CLI's own advice
+    assert "NaN or inf" in at.error[0].value and "start a new run" in at.error[0].value  # the CLI's own advice
     assert not {"resume", "pause", "stop"} & {button.key for button in at.button}
 
 

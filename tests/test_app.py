@@ -659,6 +659,7 @@ def test_replay_shows_the_meta_policy_beside_its_forward_and_backward_adaptation
     ]
     directions = [text.value for text in at.markdown if "mean x-velocity" in text.value]
     assert len(directions) == 3 and "→ forward" in directions[1] and "← backward" in directions[2]
+    assert not any("upright" in caption.value for caption in at.caption)  # the swimmer has no such bonus
     traces = figure_data(at)
     assert [trace["name"] for trace in traces] == [
         "Meta-policy",
@@ -676,6 +677,12 @@ def test_replay_says_plainly_when_adaptation_did_not_help(runs_dir):
     assert "lucky" in warnings[0]
     watched = [caption.value for caption in at.caption if "shown for watching, not scored" in caption.value]
     assert len(watched) == 3  # 0.8 s of scored walking, filmed for 4 s
+    assert any("plus 1 for each step it stays upright" in caption.value for caption in at.caption)
+
+
+def test_replay_says_how_to_start_before_anything_is_rendered(runs_dir):
+    at = open_page("3_Replay")
+    assert not at.get("video") and "Switch on **Render**" in at.info[0].value
 
 
 def test_replay_films_the_cartpole_before_and_after_adapting_to_a_bias(runs_dir):

@@ -128,7 +128,7 @@ else:
     )
 pretrained, runs = list_pretrained(task=task), saved_runs(task=task)
 sources = {str(asset.path): f"pretrained: {asset.name} ({asset.iteration} it.)" for asset in pretrained}
-sources.update({str(run.path): f"{run.name} ({run.config.method}, {run.iterations_done} it.)" for run in runs})
+sources.update({str(run.path): f"{run.name} ({run.config.label()}, {run.iterations_done} it.)" for run in runs})
 configs = {str(asset.path): asset.config for asset in pretrained} | {str(run.path): run.config for run in runs}
 iterations = {str(asset.path): asset.iteration for asset in pretrained}
 iterations.update({str(run.path): run.iterations_done for run in runs})
@@ -194,3 +194,9 @@ if st.toggle("Render", value=False, key="replay.render", help="a few seconds per
     quantity = "cart displacement (m)" if task == CARTPOLE else "x-displacement (m)"
     st.subheader("Cart displacement over time" if task == CARTPOLE else "x-displacement over time")
     st.plotly_chart(displacement_figure(replay, titles, quantity), key="replay.displacement")
+else:
+    st.info(
+        "Switch on **Render** to adapt the meta-policy to these tasks and film it before and after adapting "
+        "(a few seconds for each new policy, task and seed).",
+        icon=":material/movie:",
+    )

@@ -92,7 +92,7 @@ def test_train_explore_and_replay_in_a_browser(server_url, tmp_path):
 
             open_page(page, "Replay")  # the pretrained swimmer, unadapted and adapted both ways
             page.get_by_label("Task", exact=True).wait_for()
-            page.get_by_text("Render", exact=True).click()
+            page.get_by_test_id("stCheckbox").get_by_text("Render", exact=True).click()  # the toggle, not the hint
             page.locator("video").nth(2).wait_for(timeout=90_000)
             sync_api.expect(page.locator("video")).to_have_count(3)
             sync_api.expect(page.get_by_text("→ forward")).not_to_have_count(0)

@@ -17,6 +17,15 @@ RUN_QUERY_PARAM = "run"
 # The tab icon, served by this app: a Material icon as page_icon would be fetched from fonts.gstatic.com.
 FAVICON = str(Path(__file__).with_name("favicon.png"))
 REDRAW_SECONDS = 0.5  # how often a live view reads the run folder again while a job trains
+# Rows of ``wrapping_columns`` wrap on a screen narrower than 1200 px (900 px with the sidebar open left
+# a title as "Expl/ore", empty buttons and labels cut to "Pre-adaptatio…"); wider, they are plain columns.
+WRAPPING_KEY_PREFIX = "wrapping-"
+NARROW_SCREEN_STYLE = f"""<style>
+@media (max-width: 1200px) {{
+  [class*="st-key-{WRAPPING_KEY_PREFIX}"] [data-testid="stHorizontalBlock"] {{ flex-wrap: wrap; row-gap: 0.5rem; }}
+  [class*="st-key-{WRAPPING_KEY_PREFIX}"] [data-testid="stColumn"] {{ min-width: max-content; }}
+}}
+</style>"""
 
 
 # Page -> (file relative to app/Home.py, Material icon: drawn with the font Streamlit serves itself).
@@ -33,6 +42,13 @@ PAGES = {
 def page_setup(title: str) -> None:
     st.set_page_config(page_title=f"{title} · ES-MAML Studio", page_icon=FAVICON, layout="wide")
     refuse_an_unchosen_network_address()
+    st.html(NARROW_SCREEN_STYLE)
+
+
+def wrapping_columns(key: str, spec, **kwargs) -> list:
+    """``st.columns(spec, **kwargs)`` that wrap onto more lines on a narrow screen instead of squeezing what
+    they hold (``NARROW_SCREEN_STYLE``); ``key`` names the row, unique on its page."""
+    return st.container(key=WRAPPING_KEY_PREFIX + key).columns(spec, **kwargs)
 
 
 def refuse_an_unchosen_network_address() -> None:

@@ -8,7 +8,16 @@ import time
 
 import streamlit as st
 from _shared.figures import empty_learning_curves, learning_curves
-from _shared.state import REDRAW_SECONDS, SHOWN_RUN_KEY, page_link, page_setup, saved_runs, show_run, shown_run
+from _shared.state import (
+    REDRAW_SECONDS,
+    SHOWN_RUN_KEY,
+    page_link,
+    page_setup,
+    saved_runs,
+    show_run,
+    shown_run,
+    wrapping_columns,
+)
 
 from esmaml_core import jobs
 from esmaml_core.comparison import metric_curves
@@ -276,7 +285,7 @@ def train_more(job: Job) -> None:
 
 
 def controls(job: Job) -> None:
-    buttons, more, link = st.columns([2, 3, 2], vertical_alignment="bottom")
+    buttons, more, link = wrapping_columns("controls", [2, 3, 2], vertical_alignment="bottom")
     with buttons:
         job_buttons(job)
     with more:
@@ -314,7 +323,7 @@ def progress(job: Job) -> None:
             st.info(f"Waiting for the first iteration… {waited:.0f} s so far (on this task one takes {typical}).")
         return
     first, last = rows[0], rows[-1]
-    pre, post, steps, wall = st.columns(4)
+    pre, post, steps, wall = wrapping_columns("numbers", 4)
     for column, stage in ((pre, "pre"), (post, "post")):
         key = f"{stage}_adaptation_return"
         change = round(last[key] - first[key], 1)
@@ -363,7 +372,7 @@ def jobs_list(all_jobs: list[Job], shown: str | None) -> None:
         return
     st.subheader("Training jobs")
     for job in all_jobs:
-        title, state, buttons, show = st.columns([5, 3, 3, 1], vertical_alignment="center")
+        title, state, buttons, show = wrapping_columns(f"job-{job.name}", [5, 3, 3, 1], vertical_alignment="center")
         title.markdown(f"**{run_title(job)}**  \n`{job.name}`")
         state.progress(job.progress, text=state_line(job))
         with buttons:

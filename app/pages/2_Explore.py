@@ -10,7 +10,7 @@ import math
 
 import streamlit as st
 from _shared.figures import exploration_figure
-from _shared.state import REDRAW_SECONDS, page_link, page_setup, saved_runs, shown_run
+from _shared.state import REDRAW_SECONDS, page_link, page_setup, saved_runs, shown_run, wrapping_columns
 
 from esmaml_core import assets
 from esmaml_core.assets import PretrainedPolicy
@@ -53,15 +53,9 @@ PG_CLAIM = (
 )
 
 # A lecture view on one screen: less blank space above and beside the content than Streamlit's default.
-# On a narrower screen (a laptop's 900 px with the sidebar open) the rows of controls wrap instead of
-# squeezing the title to "Expl/ore" and clipping the buttons; at 1280 px nothing changes.
 COMPACT_PAGE_STYLE = """<style>
 [data-testid="stMainBlockContainer"] { padding: 2.5rem 2rem 1rem 2rem; }
 [data-testid="stMainBlockContainer"] h1 { padding: 0; font-size: 2rem; white-space: nowrap; }
-@media (max-width: 1200px) {
-  [class*="st-key-explore-controls"] [data-testid="stHorizontalBlock"] { flex-wrap: wrap; row-gap: 0.5rem; }
-  [class*="st-key-explore-controls"] [data-testid="stColumn"] { min-width: max-content; }
-}
 </style>"""
 
 Source = RunSummary | PretrainedPolicy
@@ -191,7 +185,7 @@ def explorer(
         step_playback(iterations, queries)
     reference = next(probe for probe in probes if probe is not None)
     tasks = min(len(probe.tasks) for probe in probes if probe is not None)
-    task_column, iteration_column, proposals_column = st.container(key="explore-controls-2").columns([5, 2.5, 2.5])
+    task_column, iteration_column, proposals_column = wrapping_columns("explore-sliders", [5, 2.5, 2.5])
     if st.session_state.get("explore.task_index") not in range(tasks):  # first visit, or fewer tasks than before
         st.session_state["explore.task_index"] = 0
     task_index = task_column.segmented_control(
@@ -228,8 +222,8 @@ st.session_state.setdefault("explore.task", point_tasks[0])
 st.session_state.setdefault("explore.source", "runs" if live_task else "pretrained")
 
 st.html(COMPACT_PAGE_STYLE)
-title_column, task_column, source_column, play_column, options_column = st.container(key="explore-controls").columns(
-    [1.5, 3.3, 2.6, 1.0, 1.4], vertical_alignment="center"
+title_column, task_column, source_column, play_column, options_column = wrapping_columns(
+    "explore-header", [1.5, 3.3, 2.6, 1.0, 1.4], vertical_alignment="center"
 )
 title_column.title("Explore")
 task = task_column.segmented_control(

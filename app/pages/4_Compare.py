@@ -4,7 +4,7 @@ import shutil
 from importlib.util import find_spec
 
 import streamlit as st
-from _shared.state import page_link, page_setup, saved_runs
+from _shared.state import page_link, page_setup, saved_runs, wrapping_columns
 
 from esmaml_core.comparison import (
     CurveBand,
@@ -76,7 +76,7 @@ if not selected:
     st.info("Pick one or more runs that have at least one iteration.")
     st.stop()
 
-metric_choice, x_choice, view_choice, smoothing_choice = st.columns([3, 3, 2, 2])
+metric_choice, x_choice, view_choice, smoothing_choice = wrapping_columns("curve-options", [3, 3, 2, 2])
 metric = metric_choice.radio("Metric", tuple(METRICS), format_func=METRICS.get, horizontal=True, key="compare.metric")
 x_key = x_choice.radio("x axis", tuple(X_AXES), format_func=X_AXES.get, horizontal=True, key="compare.x")
 grouped = view_choice.toggle("Group seeds", value=True, key="compare.grouped", help="one band per experiment")
@@ -131,7 +131,7 @@ st.dataframe(
     },
 )
 
-csv, png, svg, html = st.columns(4)
+csv, png, svg, html = wrapping_columns("downloads", 4)
 csv.download_button(
     "Download table (CSV)", rows_to_csv(rows), "final_returns.csv", "text/csv", key="compare.csv", on_click="ignore"
 )

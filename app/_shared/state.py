@@ -18,7 +18,7 @@ RUN_QUERY_PARAM = "run"
 FAVICON = str(Path(__file__).with_name("favicon.png"))
 REDRAW_SECONDS = 0.5  # how often a live view reads the run folder again while a job trains
 # Rows of ``wrapping_columns`` wrap on a screen narrower than 1200 px (900 px with the sidebar open left
-# a title as "Expl/ore", empty buttons and labels cut to "Pre-adaptatio…"); wider, they are plain columns.
+# a title as "Expl/ore" and labels cut to "Pre-adaptatio…"); wider, they are plain columns.
 WRAPPING_KEY_PREFIX = "wrapping-"
 NARROW_SCREEN_STYLE = f"""<style>
 @media (max-width: 1200px) {{

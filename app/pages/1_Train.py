@@ -208,14 +208,14 @@ def open_run(name: str) -> None:
         fill_form(job.config)
 
 
-PAGE_RERUN_KEY = "train.page_rerun"
+SHOW_PENDING_KEY = "train.show_pending"
 
 
 def show_job(name: str) -> None:
-    """``open_run`` from the jobs list: that list is in the live fragment, whose own rerun would leave the
-    sidebar as it was (and Start would train those settings), so the whole page redraws after it."""
-    open_run(name)
-    st.session_state[PAGE_RERUN_KEY] = True
+    """Show a job of the jobs list: that list is in the live fragment, and settings put into the sidebar's
+    widgets from a fragment's rerun did not always reach the browser (Start then trained the old ones), so
+    the whole page reruns and opens the run at its top, before the sidebar is drawn."""
+    st.session_state[SHOW_PENDING_KEY] = name
 
 
 def run_title(job: Job) -> str:
@@ -372,7 +372,7 @@ def jobs_list(all_jobs: list[Job], shown: str | None) -> None:
         return
     st.subheader("Training jobs")
     for job in all_jobs:
-        title, state, buttons, show = wrapping_columns(f"job-{job.name}", [5, 3, 3, 1], vertical_alignment="center")
+        title, state, buttons, show = st.columns([5, 3, 3, 1], vertical_alignment="center")
         title.markdown(f"**{run_title(job)}**  \n`{job.name}`")
         state.progress(job.progress, text=state_line(job))
         with buttons:
@@ -401,7 +401,7 @@ def live_view(alive: bool) -> None:
     @st.fragment(run_every=REDRAW_SECONDS if alive else None)
     def live() -> None:
         shown, all_jobs = shown_run(), jobs.list_jobs(runs_root())
-        if st.session_state.pop(PAGE_RERUN_KEY, False) or any_alive(all_jobs, shown) != alive:
+        if SHOW_PENDING_KEY in st.session_state or any_alive(all_jobs, shown) != alive:
             st.rerun()
         if shown is None:
             idle_view()
@@ -413,6 +413,8 @@ def live_view(alive: bool) -> None:
 
 
 page_setup("Train")
+if SHOW_PENDING_KEY in st.session_state:
+    open_run(st.session_state.pop(SHOW_PENDING_KEY))
 adopted = st.session_state.get(SHOWN_RUN_KEY)
 opened = shown_run()  # before the form: a run named in the URL fills it with its settings
 form_dropped = "train.task" not in st.session_state  # Streamlit forgets a page's widgets when another page opens

@@ -18,7 +18,9 @@ when the parent has threads, e.g. Ray or JAX); as with any spawned pool, a scrip
 uses it needs an ``if __name__ == "__main__":`` guard. ``ray`` runs shards as Ray tasks
 (one CPU each); without a running Ray it joins the cluster at ``ray_address`` or, if
 that is not given, at ``$RAY_ADDRESS`` (``"auto"``, ``"host:6379"``,
-``"ray://host:10001"``), and with neither it starts a local Ray with ``workers`` CPUs.
+``"ray://host:10001"``), and with neither it starts a local Ray with ``workers`` CPUs. A
+``host:port`` that takes no connection within ``RAY_CONNECT_SECONDS`` is a ``WorkerError``
+(Ray itself retries for minutes).
 Every node of a cluster needs this package installed (``pip install -e .``). Ray is
 optional: ``pip install -r requirements-ray.txt``.
 
@@ -36,6 +38,7 @@ import functools
 import multiprocessing
 import os
 import signal
+import socket
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -171,6 +174,23 @@ class ProcessPoolRolloutExecutor:
             self._pool = None
 
 
+RAY_CONNECT_SECONDS = 10.0
+
+
+def check_ray_head_reachable(address: str, timeout: float = RAY_CONNECT_SECONDS) -> None:
+    """WorkerError if a ``host:port`` Ray address takes no TCP connection within ``timeout`` seconds.
+
+    Other forms (``auto``, ``ray://...``) are left to Ray.
+    """
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise WorkerError(f"cannot reach the Ray cluster at {address} ({error.strerror or error})") from error
+
+
 @dataclass
 class RayRolloutExecutor:
     """One shard per Ray task; joins ``address`` (or $RAY_ADDRESS) or starts a local Ray on first use.
@@ -189,6 +209,7 @@ class RayRolloutExecutor:
         if not ray.is_initialized():
             address = self.address or os.environ.get("RAY_ADDRESS")
             if address:
+                check_ray_head_reachable(address)
                 ray.init(address=address)
             else:
                 ray.init(num_cpus=self.workers, include_dashboard=False)

@@ -2,6 +2,8 @@
 
 import multiprocessing
 import signal
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +14,7 @@ from esmaml_core.errors import WorkerError
 from esmaml_core.executors import (
     InProcessExecutor,
     ProcessPoolRolloutExecutor,
+    check_ray_head_reachable,
     join_shards,
     rollout_shard,
     shard_slices,
@@ -227,3 +230,35 @@ def test_a_trainer_used_as_a_context_shuts_its_pool_down():
         trainer.evaluate(2)
         assert len(multiprocessing.active_children()) >= 2
     assert not multiprocessing.active_children()
+
+
+UNREACHABLE_RAY = """
+import socket, sys
+import numpy as np
+from esmaml_core.errors import WorkerError
+from esmaml_core.executors import make_executor
+from tests.test_executors import cartpole_batch
+from esmaml_core.tasks.cartpole import BIASED_SENSOR_CARTPOLE
+with socket.socket() as closed:  # a port on this machine that nothing listens on
+    closed.bind(("127.0.0.1", 0))
+    address = f"127.0.0.1:{closed.getsockname()[1]}"
+policy, params, tasks, normalizer, noise = cartpole_batch(np.random.default_rng(0), 4)
+try:
+    make_executor("ray", workers=1, ray_address=address).rollout(
+        BIASED_SENSOR_CARTPOLE, policy, params, tasks, normalizer, noise=noise, horizon=5
+    )
+except WorkerError as error:
+    print(error)
+"""
+
+
+def test_an_unreachable_ray_address_is_a_worker_error_at_once():
+    """Ray retries an address that takes no connection for minutes; the executor says so within seconds.
+
+    In a process of its own: in this one another test's Ray may be running, which the executor would use.
+    """
+    pytest.importorskip("ray", reason="ray is not installed (pip install -r requirements-ray.txt)")
+    result = subprocess.run([sys.executable, "-c", UNREACHABLE_RAY], capture_output=True, text=True, timeout=60)
+    assert result.stdout.startswith("cannot reach the Ray cluster at 127.0.0.1:"), result.stderr[-2000:]
+    check_ray_head_reachable("auto")  # other forms are left to Ray
+    check_ray_head_reachable("ray://head:10001")

@@ -266,13 +266,23 @@ class StopRequest:
 
     def __init__(self):
         self.requested = False
+        self.can_say = stderr_is_open()  # else fd 2 may later be another file, e.g. the run's lock
 
     def __call__(self, signal_number, frame) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
-        with suppress(OSError):
-            os.write(2, b"\nstopping after this iteration (Ctrl-C again to stop at once)\n")
+        if self.can_say:  # os.write: a print here could interrupt a print under way
+            with suppress(OSError):
+                os.write(2, b"\nstopping after this iteration (Ctrl-C again to stop at once)\n")
+
+
+def stderr_is_open() -> bool:
+    try:
+        os.fstat(2)
+    except OSError:
+        return False
+    return True
 
 
 @contextmanager
@@ -331,7 +341,7 @@ def train_with_progress(
                     print("\r" + line, end="", file=sys.stderr, flush=True)
                 elif result.iteration % report_every == 0 or result.iteration == config.iterations:
                     print(line, file=sys.stderr, flush=True)
-            if stop.requested:  # the iteration is saved: end as an interrupt does
+            if stop.requested and trainer.state.iteration < config.iterations:  # saved: end as an interrupt does
                 raise KeyboardInterrupt
     except DivergenceError as error:
         print(
@@ -348,6 +358,8 @@ def train_with_progress(
         )
         return EXIT_FAILED
     except KeyboardInterrupt:
+        if interactive and not args.quiet:
+            print(file=sys.stderr)  # off the progress line
         print(f"interrupted at iteration {trainer.state.iteration}; continue with --resume", file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:

@@ -733,9 +733,14 @@ def check_task_count(tasks: object) -> None:
 
 
 def check_evaluation_tasks(config: TrainConfig, tasks: int) -> None:
-    """``check_task_count``, and refuse scoring a run of ``config`` on ``tasks`` tasks at once above the memory cap."""
+    """``check_task_count``, and refuse scoring a run of ``config`` on ``tasks`` tasks at once above the memory cap.
+
+    The estimate is an iteration's with no training rows (no perturbations, no training tasks): evaluating
+    adapts the evaluation tasks alone.
+    """
     check_task_count(tasks)
-    cost, cap = replace(config, eval_tasks=tasks, probe_tasks=0).iteration_cost(), memory_cap()
+    evaluation_only = replace(config, eval_tasks=tasks, probe_tasks=0, perturbations=0, task_batch=0)
+    cost, cap = evaluation_only.iteration_cost(), memory_cap()
     if cost.peak_bytes > cap:
         raise ConfigError(
             "tasks",

@@ -78,9 +78,9 @@ def iteration_cost(config, obs_dim: int, act_dim: int, horizon: int) -> Iteratio
         direction_sets = 1
     memory = parameter_rows * params * BYTES_PER_NUMBER * ARRAYS_PER_PARAMETER_ROW
     if config.sampler == "dpp":
-        memory += DPPSampler().workspace_numbers(direction_sets, config.perturbations) * BYTES_PER_NUMBER
+        memory += DPPSampler().workspace_numbers(direction_sets, config.perturbations, params) * BYTES_PER_NUMBER
     if config.operator == "dpp":  # every start draws its K queries from a k-DPP
-        memory += DPPSampler().workspace_numbers(starts, config.queries) * BYTES_PER_NUMBER
+        memory += DPPSampler().workspace_numbers(starts, config.queries, params) * BYTES_PER_NUMBER
     if config.probe_tasks > 0:  # probe iterations record every query's path
         memory += query_rows * (horizon + 1) * recorded_step
     return IterationCost(steps, memory)

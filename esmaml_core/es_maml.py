@@ -9,8 +9,8 @@ where U is any adaptation operator, even a non-differentiable one such as hill c
 
 First-order/Hessian (the paper's "ES-MAML with ES gradient adaptation"): on each task,
 U(theta) = theta + alpha g1 with g1 the operator's K-query ES gradient; the
-meta-gradient is g2 + alpha H g2, with g2 an ES gradient at U(theta) from ``n``
-forward-difference directions and H the K-query ES Hessian
+meta-gradient is g2 + alpha H g2, with g2 an ES gradient at U(theta) from the sampler's
+rows for ``n`` directions (2n antithetic) and H the K-query ES Hessian
 mean_k((z_k - mean z) eps_k eps_k^T) / sigma^2 (drop H with ``hessian=False``).
 Returns are z-scored per task, so g1, g2 and H are in the same units.
 

@@ -186,7 +186,7 @@ def check_ray_head_reachable(address: str, timeout: float = RAY_CONNECT_SECONDS)
     if "://" in address or not host or not port.isdigit():
         return
     try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()  # [::1]:6379 too
     except OSError as error:
         raise WorkerError(f"cannot reach the Ray cluster at {address} ({error.strerror or error})") from error
 

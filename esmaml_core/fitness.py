@@ -21,10 +21,11 @@ def centered_rank(values: np.ndarray) -> np.ndarray:
     """Ranks mapped linearly onto [-0.5, 0.5] along the last axis (Salimans et al. 2017).
 
     Tied values share their average rank, so equal returns get equal weights (all-equal
-    values shape to zeros): on sparse rewards many returns tie exactly. One sort per row,
-    so n values take O(n log n) time and O(n) memory.
+    values shape to zeros): on sparse rewards many returns tie exactly. NaN ranks as -inf,
+    lowest. One sort per row, so n values take O(n log n) time and O(n) memory.
     """
     values = np.asarray(values)
+    values = np.where(np.isnan(values), -np.inf, values) if values.dtype.kind == "f" else values
     size = values.shape[-1]
     if size == 1:
         return np.zeros_like(values, dtype=float)

@@ -88,12 +88,12 @@ class DPPSampler:
     def draw(self, rng: np.random.Generator, n: int, dim: int) -> np.ndarray:
         return self.draw_batch(rng, 1, n, dim)[0]
 
-    def workspace_numbers(self, batch: int, n: int) -> int:
-        """How many float64 ``draw_batch`` holds beyond its candidates, at most: per set, the pool's
-        kernel and its eigenvectors (three N x N arrays at the peak, N = pool_factor * n), the k-DPP's
-        polynomial table and its projected basis."""
+    def workspace_numbers(self, batch: int, n: int, dim: int) -> int:
+        """How many float64 ``draw_batch`` holds at most: per set, its N = pool_factor * n candidates of
+        ``dim`` numbers and their scaled copy, their kernel and its eigenvectors (three N x N arrays at the
+        peak), the k-DPP's polynomial table and its projected basis."""
         pool = self.pool_factor * n
-        return batch * (3 * pool**2 + (pool + 1) * (n + 1) + 3 * pool * n)
+        return batch * (2 * pool * dim + 3 * pool**2 + (pool + 1) * (n + 1) + 3 * pool * n)
 
 
 def rbf_kernel(points: np.ndarray, bandwidth: float) -> np.ndarray:

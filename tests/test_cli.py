@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from esmaml_core import cli as cli_module
 from esmaml_core import learners, runs
 from esmaml_core.cli import build_parser, given_config_values, main, train_arguments, train_command
 from esmaml_core.config import TrainConfig
 from esmaml_core.runs import RunStore
+from esmaml_core.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--task", "goal_2d", "--perturbations", "6", "--queries", "3", "--eval-tasks", "2"]
@@ -239,35 +239,43 @@ def test_resuming_with_a_preset_keeps_the_runs_iterations(tmp_path, capsys):
     assert "the run was made with" in capsys.readouterr().err
 
 
-def interrupting_at(iteration: int, interrupts: int):
-    """``run_training`` that sends this process ``interrupts`` SIGINTs (Ctrl-C) as ``iteration`` ends."""
+def interrupt_during_iteration(monkeypatch, iteration: int, interrupts: int) -> None:
+    """Send this process ``interrupts`` SIGINTs (Ctrl-C) as ``Trainer.step`` starts iteration ``iteration``."""
+    step = Trainer.step
 
-    def interrupted(trainer, store, iterations, probe_every=0):
-        for result in runs.run_training(trainer, store, iterations, probe_every):
-            if result.iteration == iteration:
-                for _ in range(interrupts):
-                    os.kill(os.getpid(), signal.SIGINT)
-            yield result
+    def interrupted_step(trainer, *args, **kwargs):
+        if trainer.state.iteration + 1 == iteration:
+            for _ in range(interrupts):
+                os.kill(os.getpid(), signal.SIGINT)
+        return step(trainer, *args, **kwargs)
 
-    return interrupted
+    monkeypatch.setattr(Trainer, "step", interrupted_step)
 
 
 @pytest.mark.parametrize("method", ["es_maml", "pg_maml"])
 @pytest.mark.parametrize("interrupts", [1, 2])
 def test_ctrl_c_ends_training_at_a_saved_iteration_and_resume_goes_on(tmp_path, monkeypatch, capfd, method, interrupts):
-    """One Ctrl-C ends the run once the iteration under way is saved (a deferred request: raised at any moment,
-    JAX's callbacks swallowed it); a second ends it at once. Either way exit 130, nothing lost, and resumable."""
+    """One Ctrl-C during iteration 4 ends the run once iteration 4 is saved (a deferred request: raised at any
+    moment, JAX's callbacks swallowed it); a second ends it at once, at iteration 3. Exit 130, resumable."""
     run, size = tmp_path / "run", ["--task-batch", "2"] if method == "pg_maml" else ["--perturbations", "6"]
-    monkeypatch.setattr(cli_module, "run_training", interrupting_at(3, interrupts))
+    interrupt_during_iteration(monkeypatch, 4, interrupts)
     args = ["train", "--task", "goal_2d", "--method", method, *size, "--queries", "3", "--eval-tasks", "2"]
     assert main([*args, *NO_PROBES, "--iterations", "50", "--quiet", "--out", str(run)]) == 130
+    stopped_at = 4 if interrupts == 1 else 3
     error = capfd.readouterr().err
-    assert "stopping after this iteration" in error and "interrupted at iteration 3; continue with --resume" in error
-    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    assert "stopping after this iteration" in error
+    assert f"interrupted at iteration {stopped_at}; continue with --resume" in error
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == stopped_at
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C is Python's own again
-    monkeypatch.setattr(cli_module, "run_training", runs.run_training)
-    assert main(["train", "--out", str(run), "--resume", "--iterations", "4", "--quiet"]) == 0
-    assert len((run / "metrics.jsonl").read_text().splitlines()) == 4
+    monkeypatch.undo()
+    assert main(["train", "--out", str(run), "--resume", "--iterations", "6", "--quiet"]) == 0
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 6
+
+
+def test_ctrl_c_during_the_last_iteration_finishes_the_run(tmp_path, monkeypatch, capfd):
+    interrupt_during_iteration(monkeypatch, 3, 1)
+    assert main(["train", *FAST, *NO_PROBES, "--iterations", "3", "--quiet", "--out", str(tmp_path / "run")]) == 0
+    assert "saved" in capfd.readouterr().out and len(RunStore.open(tmp_path / "run").read_metrics()) == 3
 
 
 def test_ctrl_c_while_a_run_opens_ends_it_before_any_iteration(tmp_path, monkeypatch, capsys):

@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from esmaml_core import cost
-from esmaml_core.config import MAX_ROWS, ConfigError, TrainConfig
+from esmaml_core.config import MAX_ROWS, ConfigError, TrainConfig, check_evaluation_tasks
 from esmaml_core.cost import describe_cost, format_duration, measured_steps_per_second, memory_cap
 from esmaml_core.trainer import make_trainer
 
@@ -33,10 +33,11 @@ print(tracemalloc.get_traced_memory()[1])
         TrainConfig(task="biased_sensor_cartpole", operator="es_grad", perturbations=600),
         TrainConfig.for_method(method="pg_maml", queries=40, task_batch=40),
         TrainConfig(sampler="dpp", perturbations=400, queries=2, probe_tasks=0),
+        TrainConfig(task="goal_2d", policy="mlp", hidden=(256, 256), sampler="dpp", perturbations=20, queries=1),
         TrainConfig(operator="dpp", queries=60, perturbations=20, probe_tasks=0),
         TrainConfig.for_method(method="es_maml_first_order", operator="dpp", sampler="dpp", perturbations=60),
     ],
-    ids=["es-point", "es-cartpole", "pg", "dpp-sampler", "dpp-operator", "dpp-first-order"],
+    ids=["es-point", "es-cartpole", "pg", "dpp-sampler", "dpp-sampler-mlp", "dpp-operator", "dpp-first-order"],
 )
 def test_the_estimate_bounds_the_memory_an_iteration_really_takes(config):
     output = subprocess.run(
@@ -89,6 +90,14 @@ def test_runs_that_cannot_fit_are_refused_before_any_allocation(values, field, w
     with pytest.raises(ConfigError) as error:
         TrainConfig.for_method(**values).validate()
     assert error.value.field == field and words in error.value.allowed
+
+
+def test_evaluating_a_run_counts_its_evaluation_alone():
+    """A run whose training iteration needs more than this machine's cap can still be scored on a few tasks."""
+    check_evaluation_tasks(TrainConfig(perturbations=90_000, probe_tasks=0), 20)  # training rows: not counted
+    with pytest.raises(ConfigError, match="GiB of memory") as error:
+        check_evaluation_tasks(TrainConfig(policy="mlp", hidden=(1024, 1024)), 100_000)
+    assert error.value.field == "tasks"
 
 
 def test_the_cap_is_at_most_half_the_machine():

@@ -2,6 +2,7 @@
 
 import multiprocessing
 import signal
+import socket
 import subprocess
 import sys
 from dataclasses import replace
@@ -262,3 +263,14 @@ def test_an_unreachable_ray_address_is_a_worker_error_at_once():
     assert result.stdout.startswith("cannot reach the Ray cluster at 127.0.0.1:"), result.stderr[-2000:]
     check_ray_head_reachable("auto")  # other forms are left to Ray
     check_ray_head_reachable("ray://head:10001")
+
+
+def test_a_bracketed_ipv6_ray_address_is_reached():
+    try:
+        listening = socket.socket(socket.AF_INET6)
+        listening.bind(("::1", 0))
+    except OSError as error:
+        pytest.skip(f"no IPv6 loopback here ({error})")
+    with listening:
+        listening.listen()
+        check_ray_head_reachable(f"[::1]:{listening.getsockname()[1]}")

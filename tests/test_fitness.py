@@ -29,6 +29,11 @@ def test_centered_rank_is_the_pairwise_average_rank_with_many_ties(rng):
     np.testing.assert_array_equal(centered_rank(values), pairwise / 39 - 0.5)
 
 
+def test_nan_returns_rank_lowest_and_tie():
+    np.testing.assert_allclose(centered_rank(np.array([1.0, np.nan, 2.0])), [0.0, -0.5, 0.5])
+    np.testing.assert_allclose(centered_rank(np.array([np.nan, np.nan, 1.0])), [-0.25, -0.25, 0.5])
+
+
 def test_centered_rank_of_a_million_returns_needs_no_n_by_n_table():
     """The pairwise table of 10^6 returns would be 10^12 booleans (931 GiB): sorting needs a few MB."""
     values = np.repeat(np.arange(500_000.0), 2)

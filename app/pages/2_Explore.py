@@ -41,11 +41,12 @@ SOURCES = {"pretrained": "pretrained", "runs": "saved & live runs"}
 METHODS = ("ES-MAML", "PG-MAML")  # left, right
 ES_CLAIM = (
     "**ES-MAML explores in parameter space**: K deterministic policies θ + σε₁ … θ + σε_K, each a smooth path "
-    "of its own; "
+    "of its own"
 )
-ES_KEEPS = {  # how the ES operator shown turns its K paths into the adapted policy
-    True: "hill climbing keeps a proposal (green) only if it scores higher.",
-    False: "one ES-gradient step weighs them by their returns.",
+ES_KEEPS = {  # how the ES operator shown turns its K paths into the adapted policy; None: nothing shown
+    True: "; hill climbing keeps a proposal (green) only if it scores higher.",
+    False: "; one ES-gradient step weighs them by their returns.",
+    None: ".",
 }
 PG_CLAIM = (
     "**PG-MAML explores in action space**: one stochastic policy run K times; Gaussian noise on every "
@@ -203,7 +204,7 @@ def explorer(
             proposals = proposals_slider(queries)
     for side, (column, probe, items) in enumerate(zip(st.columns(2, gap="medium"), probes, available, strict=True)):
         with column:
-            st.caption(PG_CLAIM if side else ES_CLAIM + ES_KEEPS[hill_climbing])
+            st.caption(PG_CLAIM if side else ES_CLAIM + ES_KEEPS[hill_climbing if probe is not None else None])
             if probe is None:
                 missing_source(family.name, METHODS[side], pretrained)
                 continue

@@ -733,12 +733,12 @@ def check_task_count(tasks: object) -> None:
 
 
 def check_evaluation_tasks(config: TrainConfig, tasks: int) -> None:
-    """``check_task_count``, and refuse scoring a run of ``config`` on ``tasks`` tasks at once above the memory cap.
+    """Refuse (ConfigError on ``tasks``) scoring a run of ``config`` on ``tasks`` tasks at once above the memory
+    cap; ``tasks`` has passed ``check_task_count``.
 
     The estimate is an iteration's with no training rows (no perturbations, no training tasks): evaluating
     adapts the evaluation tasks alone.
     """
-    check_task_count(tasks)
     evaluation_only = replace(config, eval_tasks=tasks, probe_tasks=0, perturbations=0, task_batch=0)
     cost, cap = evaluation_only.iteration_cost(), memory_cap()
     if cost.peak_bytes > cap:

@@ -61,24 +61,24 @@ def iteration_cost(config, obs_dim: int, act_dim: int, horizon: int) -> Iteratio
         baseline_features = (2 * obs_dim + 4) * BYTES_PER_NUMBER  # obs, obs^2, t, t^2, t^3, 1
         memory = steps * PG_COPIES * (recorded_step + baseline_features)
         return IterationCost(steps, memory + rows * params * BYTES_PER_NUMBER * ARRAYS_PER_PARAMETER_ROW)
+    sampler = SAMPLERS.make(config.sampler, config.sigma)
+    perturbation_rows = config.perturbations * sampler.rows_per_direction  # antithetic: 2n
     if config.method == "es_maml_first_order":
         starts = config.task_batch + config.eval_tasks
         query_rows = starts * (config.queries + 1)
-        directions = config.perturbations * SAMPLERS.make(config.sampler, config.sigma).rows_per_direction
-        outer_rows = config.task_batch * (directions + 1)
+        outer_rows = config.task_batch * (perturbation_rows + 1)
         steps = (query_rows + outer_rows + config.eval_tasks) * horizon
         parameter_rows = max(query_rows, outer_rows)
         direction_sets = config.task_batch  # one set of perturbations per training task
     else:
-        starts = config.perturbations * SAMPLERS.make(config.sampler, config.sigma).rows_per_direction
-        starts += config.eval_tasks
+        starts = perturbation_rows + config.eval_tasks
         query_rows = starts * (config.queries + 1)
         steps = (query_rows + starts) * horizon
         parameter_rows = query_rows
         direction_sets = 1
     memory = parameter_rows * params * BYTES_PER_NUMBER * ARRAYS_PER_PARAMETER_ROW
-    if config.sampler == "dpp":
-        memory += DPPSampler().workspace_numbers(direction_sets, config.perturbations, params) * BYTES_PER_NUMBER
+    if isinstance(sampler, DPPSampler):
+        memory += sampler.workspace_numbers(direction_sets, config.perturbations, params) * BYTES_PER_NUMBER
     if config.operator == "dpp":  # every start draws its K queries from a k-DPP
         memory += DPPSampler().workspace_numbers(starts, config.queries, params) * BYTES_PER_NUMBER
     if config.probe_tasks > 0:  # probe iterations record every query's path

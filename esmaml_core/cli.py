@@ -111,7 +111,9 @@ def option_help(name: str, declared: Option) -> str:
     """The option's help with its default, and any method's own default."""
     default = TrainConfig.__dataclass_fields__[name].default
     text = declared.help
-    if default is not None and declared.kind != "bool":  # an optional field's help says what leaving it out means
+    if declared.kind == "bool":  # the switch flips the default: its help says which way
+        text = f"switch off (on by default): {text}" if default else f"{text} (off by default)"
+    elif default is not None:  # an optional field's help says what leaving it out means
         shown = shown_value(default) + "".join(f"; {method}: {value}" for method, value in declared.method_defaults)
         text += f" (default: {shown})"
     limits = requirement(name)

@@ -136,7 +136,10 @@ def test_every_declared_option_reaches_the_cli_validation_and_the_saved_config(n
     help_text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, also at hyphens
     default = TrainConfig.__dataclass_fields__[name].default
     assert (switch(name, default) if declared.kind == "bool" else flag(name)) in help_text
-    assert "".join(declared.help.split()) in help_text
+    help_words = "".join(declared.help.split())
+    assert help_words in help_text
+    if declared.kind == "bool":  # the switch's help says which way it flips its field
+        assert ("switchoff(onbydefault):" if default else f"{help_words}(offbydefault)") in help_text
 
     with pytest.raises(ConfigError) as error:
         dataclasses.replace(

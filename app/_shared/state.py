@@ -45,10 +45,15 @@ def page_setup(title: str) -> None:
     st.html(NARROW_SCREEN_STYLE)
 
 
+def wrapping_container(key: str):
+    """A container whose rows of columns wrap onto more lines on a narrow screen instead of squeezing what
+    they hold (``NARROW_SCREEN_STYLE``); ``key`` names it, unique on its page."""
+    return st.container(key=WRAPPING_KEY_PREFIX + key)
+
+
 def wrapping_columns(key: str, spec, **kwargs) -> list:
-    """``st.columns(spec, **kwargs)`` that wrap onto more lines on a narrow screen instead of squeezing what
-    they hold (``NARROW_SCREEN_STYLE``); ``key`` names the row, unique on its page."""
-    return st.container(key=WRAPPING_KEY_PREFIX + key).columns(spec, **kwargs)
+    """``st.columns(spec, **kwargs)`` in a ``wrapping_container``: one row that wraps on a narrow screen."""
+    return wrapping_container(key).columns(spec, **kwargs)
 
 
 def refuse_an_unchosen_network_address() -> None:

@@ -17,6 +17,7 @@ from _shared.state import (
     show_run,
     shown_run,
     wrapping_columns,
+    wrapping_container,
 )
 
 from esmaml_core import jobs
@@ -371,15 +372,16 @@ def jobs_list(all_jobs: list[Job], shown: str | None) -> None:
     if not all_jobs:
         return
     st.subheader("Training jobs")
-    for job in all_jobs:
-        title, state, buttons, show = st.columns([5, 3, 3, 1], vertical_alignment="center")
-        title.markdown(f"**{run_title(job)}**  \n`{job.name}`")
-        state.progress(job.progress, text=state_line(job))
-        with buttons:
-            job_buttons(job, prefix=f"jobs.{job.name}.")
-        show.button(
-            "Show", key=f"jobs.{job.name}.show", on_click=show_job, args=(job.name,), disabled=job.name == shown
-        )
+    with wrapping_container("jobs"):  # one container: a keyed one per row made sidebar dropdowns close
+        for job in all_jobs:
+            title, state, buttons, show = st.columns([5, 3, 3, 1], vertical_alignment="center")
+            title.markdown(f"**{run_title(job)}**  \n`{job.name}`")
+            state.progress(job.progress, text=state_line(job))
+            with buttons:
+                job_buttons(job, prefix=f"jobs.{job.name}.")
+            show.button(
+                "Show", key=f"jobs.{job.name}.show", on_click=show_job, args=(job.name,), disabled=job.name == shown
+            )
 
 
 def idle_view() -> None:

@@ -63,15 +63,21 @@ def asset_trainer(path: str | Path) -> Trainer:
 
 @dataclass(frozen=True)
 class PretrainedPolicy:
-    """A shipped meta-policy; ``path`` is its name without suffix."""
+    """A shipped meta-policy; ``path`` is its name without suffix; ``evaluation``: its recorded held-out
+    evaluation, (mean post-adaptation return, tasks), if the asset has one."""
 
     path: Path
     config: TrainConfig
     iteration: int
+    evaluation: tuple[float, int] | None = None
 
     @property
     def name(self) -> str:
         return self.path.name
+
+    def held_out_return(self, iteration: int) -> tuple[float, int] | None:
+        """(Mean post-adaptation return, held-out tasks) at ``iteration``: the recorded evaluation."""
+        return self.evaluation if iteration == self.iteration else None
 
 
 def list_pretrained(root: str | Path = PRETRAINED_DIR, task: str | None = None) -> list[PretrainedPolicy]:
@@ -82,10 +88,12 @@ def list_pretrained(root: str | Path = PRETRAINED_DIR, task: str | None = None) 
             continue
         try:
             meta = read_asset_meta(meta_path)
+            recorded = meta.get("evaluation")
+            evaluation = None if recorded is None else (float(recorded["post_adaptation_return"]), recorded["tasks"])
             policy = PretrainedPolicy(
-                meta_path.with_suffix(""), TrainConfig.from_dict(meta["config"]), meta["iteration"]
+                meta_path.with_suffix(""), TrainConfig.from_dict(meta["config"]), meta["iteration"], evaluation
             )
-        except (RunStoreError, ConfigError, TypeError):
+        except (RunStoreError, ConfigError, TypeError, KeyError, ValueError):
             continue
         if task is None or policy.config.task == task:
             found.append(policy)

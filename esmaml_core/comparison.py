@@ -38,6 +38,13 @@ class RunSummary:
     def curves(self) -> dict[str, np.ndarray]:
         return metric_curves(self.metrics)
 
+    def held_out_return(self, iteration: int) -> tuple[float, int] | None:
+        """(Mean post-adaptation return, held-out tasks) at ``iteration``, if it was recorded: by this
+        summary, or, for a run still training, since (its metrics are read again)."""
+        rows = self.metrics if iteration <= self.iterations_done else RunStore.open(self.path).read_metrics()
+        row = next((row for row in rows if row["iteration"] == iteration), None)
+        return None if row is None else (row["post_adaptation_return"], self.config.eval_tasks)
+
 
 def scan_runs(root: str | Path) -> tuple[list[RunSummary], list[str]]:
     """Run folders under ``root``, newest first, and one message per damaged run left out.

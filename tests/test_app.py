@@ -11,6 +11,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from esmaml_core import jobs
+from esmaml_core.assets import PRETRAINED_DIR, read_asset_meta
 from esmaml_core.comparison import list_runs
 from esmaml_core.config import OPTIONS, TrainConfig
 from esmaml_core.form import shown_fields
@@ -468,7 +469,11 @@ def test_explore_draws_es_paths_with_metrics_and_moves_through_iterations(runs_d
     names = {trace.get("name") for trace in figure_data(at)}
     assert {"kept proposals", "rejected proposals", "meta-policy", "adapted policy", "goal"} <= names
     at.select_slider(key="explore.iteration").set_value(1).run()
-    assert "iteration 1" in json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]["text"]
+    title = json.loads(at.get("plotly_chart")[0].proto.spec)["layout"]["title"]
+    assert "iteration 1" in title["text"]
+    (row,) = [row for row in RunStore.open(next(runs_dir.iterdir())).read_metrics() if row["iteration"] == 1]
+    held_out = f"return {row['post_adaptation_return']:.1f}, mean over {QUICK['eval_tasks']} held-out tasks"
+    assert held_out in title["subtitle"]["text"]  # the run's score beyond the one task drawn, at that iteration
     at.slider(key="explore.proposals").set_value(0).run()
     shown = {trace.get("name"): trace for trace in figure_data(at)}
     assert "best after 0 proposals" in shown and not coordinates(shown["kept proposals"])
@@ -513,7 +518,11 @@ def test_explore_shows_the_shipped_pretrained_policies_first(runs_dir):
     at = open_page("2_Explore")
     assert at.segmented_control(key="explore.source").value == "pretrained"
     (chart, *pg_chart) = at.get("plotly_chart")
-    assert "iteration 200" in json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    title = json.loads(chart.proto.spec)["layout"]["title"]
+    assert "iteration 200" in title["text"]
+    recorded = read_asset_meta(PRETRAINED_DIR / "four_corner_es_maml_hill_climb_linear")["evaluation"]
+    held_out = f"return {recorded['post_adaptation_return']:.1f}, mean over {recorded['tasks']} held-out tasks"
+    assert held_out in title["subtitle"]["text"]
     assert not at.get("select_slider")  # one iteration only: no slider
     claims = [caption.value for caption in at.caption if "explores in" in caption.value]
     assert ["parameter space" in claims[0], "action space" in claims[1]] == [True, True]

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from esmaml_core.assets import EVALUATION_SEED, read_asset_meta
+from esmaml_core.assets import EVALUATION_SEED, list_pretrained, read_asset_meta
 from esmaml_core.config import TrainConfig
 from esmaml_core.errors import RunStoreError
 from esmaml_core.runs import RunStore, load_trainer, run_training
@@ -65,3 +65,10 @@ def test_pretrained_asset_reproduces_its_evaluation_and_adaptation_helps(asset):
     assert recorded["seed"] == EVALUATION_SEED
     assert post > float(outcome.pre_adaptation_returns.mean()), "adaptation must help"
     assert asset.with_suffix(".npz").stat().st_size < 2_000_000, "assets stay small"
+
+
+def test_a_listed_asset_carries_its_recorded_held_out_evaluation():
+    for policy in list_pretrained():
+        recorded = read_asset_meta(policy.path)["evaluation"]
+        assert policy.held_out_return(policy.iteration) == (recorded["post_adaptation_return"], recorded["tasks"])
+        assert policy.held_out_return(policy.iteration + 1) is None

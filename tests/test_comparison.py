@@ -145,3 +145,11 @@ def test_a_damaged_run_is_left_out_with_a_message_naming_it(tmp_path):
     assert [run.name for run in runs] == ["good"]
     assert sorted(problem.split()[1] for problem in problems) == ["bad-utf8", "list", "wrong-type"]
     assert all("config.json" in problem for problem in problems)
+
+
+def test_a_runs_held_out_return_at_an_iteration_also_one_recorded_after_it_was_read(tmp_path):
+    store = write_run(tmp_path, "a", [-300.0, -200.0], eval_tasks=7)
+    (summary,) = list_runs(tmp_path)
+    assert summary.held_out_return(2) == (-200.0, 7) and summary.held_out_return(3) is None
+    (store.path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows([-300.0, -200.0, -90.0])))
+    assert summary.held_out_return(3) == (-90.0, 7)  # a live run: read again

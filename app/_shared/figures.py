@@ -98,6 +98,7 @@ def exploration_figure(
     proposals: int | None = None,
     title: str = "",
     height: int = 470,
+    subtitle: str = "",
 ) -> go.Figure:
     """The K exploration paths on one probe task, the meta-policy's path and the adapted one, to scale.
 
@@ -120,6 +121,10 @@ def exploration_figure(
     fig.add_trace(_paths_trace(highlight[None], highlight_name, ADAPTED_COLOR, 4.0))
     fig.update_xaxes(range=[-half_width, half_width], zeroline=False)
     fig.update_yaxes(range=[-half_width, half_width], zeroline=False, scaleanchor="x", scaleratio=1)
-    fig.update_layout(title={"text": title, "font": {"size": 13}}, height=height)
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"font": {"size": 11}})
+    fig.update_layout(
+        title={"text": title, "font": {"size": 13}, "subtitle": {"text": subtitle, "font": {"size": 11}}},
+        height=height,
+    )
+    top = 46 if subtitle else 30
+    fig.update_layout(margin={"l": 10, "r": 10, "t": top, "b": 10}, legend={"font": {"size": 11}})
     return fig

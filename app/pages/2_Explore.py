@@ -152,11 +152,23 @@ def proposals_slider(queries: int) -> int:
     return st.slider("Hill-climbing proposals tried", 0, queries, key=PROPOSALS_KEY)
 
 
+def held_out_line(source: Source, iteration: int) -> str:
+    """The policy's score beyond the probe tasks shown: one task's paths are no verdict on a method."""
+    score = source.held_out_return(iteration)
+    return "" if score is None else f"after adaptation: return {score[0]:.1f}, mean over {score[1]} held-out tasks"
+
+
 def panel(
-    family: PointTaskFamily, probe: ProbeTrajectories, side: int, task_index: int, title: str, proposals, height: int
+    family: PointTaskFamily,
+    probe: ProbeTrajectories,
+    side: int,
+    task_index: int,
+    titles: tuple[str, str],
+    proposals,
+    height: int,
 ) -> None:
-    """One method's figure with its measured exploration beneath."""
-    figure = exploration_figure(family, probe, task_index, proposals, title, height)
+    """One method's figure (title and subtitle) with its measured exploration beneath."""
+    figure = exploration_figure(family, probe, task_index, proposals, titles[0], height, titles[1])
     st.plotly_chart(figure, key=f"explore.figure.{side}")
     metrics = exploration_metrics(probe, task_index, family, proposals)
     all_tried = metrics.paths == probe.query_paths.shape[1]
@@ -202,7 +214,8 @@ def explorer(
     if hill_climbing:
         with proposals_column:
             proposals = proposals_slider(queries)
-    for side, (column, probe, items) in enumerate(zip(st.columns(2, gap="medium"), probes, available, strict=True)):
+    columns = st.columns(2, gap="medium")
+    for side, (column, source, probe, items) in enumerate(zip(columns, sources, probes, available, strict=True)):
         with column:
             st.caption(PG_CLAIM if side else ES_CLAIM + ES_KEEPS[hill_climbing if probe is not None else None])
             if probe is None:
@@ -210,7 +223,8 @@ def explorer(
                 continue
             shown = nearest_iteration(items, st.session_state[ITERATION_KEY])
             title = f"{METHODS[side]} · iteration {shown}" + (" · pretrained" if pretrained else "")
-            panel(family, probe, side, task_index, title, None if side else proposals, figure_height)
+            titles = title, held_out_line(source, shown)
+            panel(family, probe, side, task_index, titles, None if side else proposals, figure_height)
 
 
 page_setup("Explore")

@@ -40,8 +40,13 @@ class RunSummary:
 
     def held_out_return(self, iteration: int) -> tuple[float, int] | None:
         """(Mean post-adaptation return, held-out tasks) at ``iteration``, if it was recorded: by this
-        summary, or, for a run still training, since (its metrics are read again)."""
-        rows = self.metrics if iteration <= self.iterations_done else RunStore.open(self.path).read_metrics()
+        summary, or, for a run still training, since (its metrics are read again; None if it is gone)."""
+        rows = self.metrics
+        if iteration > self.iterations_done:
+            try:
+                rows = RunStore.open(self.path).read_metrics()
+            except (RunStoreError, OSError):
+                return None
         row = next((row for row in rows if row["iteration"] == iteration), None)
         return None if row is None else (row["post_adaptation_return"], self.config.eval_tasks)
 

@@ -1,6 +1,7 @@
 """Saved runs side by side: listing, grouping seeds of one experiment, bands and tables."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,5 @@ def test_a_runs_held_out_return_at_an_iteration_also_one_recorded_after_it_was_r
     assert summary.held_out_return(2) == (-200.0, 7) and summary.held_out_return(3) is None
     (store.path / "metrics.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows([-300.0, -200.0, -90.0])))
     assert summary.held_out_return(3) == (-90.0, 7)  # a live run: read again
+    shutil.rmtree(store.path)  # the run is gone while it is shown
+    assert summary.held_out_return(4) is None and summary.held_out_return(2) == (-200.0, 7)

@@ -11,15 +11,17 @@ from esmaml_core.evaluation import Evaluation
 
 @dataclass
 class FunctionEvaluator:
-    """Evaluates f(params) row by row (tasks ignored); records each call's shape, tasks and returns."""
+    """Evaluates f(params) row by row (tasks ignored); records each call's shape, params, tasks and returns."""
 
     function: object
     calls: list = field(default_factory=list)
+    params: list = field(default_factory=list)
     tasks: list = field(default_factory=list)
     returns: list = field(default_factory=list)
 
     def __call__(self, params, tasks, record=False):
         self.calls.append(params.shape[:-1])
+        self.params.append(np.array(params))
         self.tasks.append(np.array(tasks))
         self.returns.append(self.function(params))
         return Evaluation(self.returns[-1])

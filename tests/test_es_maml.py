@@ -136,6 +136,58 @@ def test_zero_order_meta_gradient_is_the_documented_formula(rng):
     np.testing.assert_allclose(result.gradient, expected)
 
 
+def test_both_methods_report_the_adapted_policys_returns_on_the_evaluation_tasks(rng):
+    """Pre-adaptation: theta itself on each evaluation task; post: the policy its adaptation made there."""
+    for method in ("es_maml", "es_maml_first_order"):
+        config = TrainConfig(
+            task="goal_2d", method=method, operator="es_grad", perturbations=10, eval_tasks=2, probe_tasks=0
+        )
+        learner = make_trainer(config).learner
+        theta = np.zeros(learner.policy.num_params)
+        objective = concave_quadratic(np.ones(len(theta)), np.eye(len(theta)))
+        evaluate = FunctionEvaluator(objective)
+        result = learner.meta_gradient(theta, evaluate, rng)
+        np.testing.assert_allclose(result.pre_adaptation_returns, objective(np.stack([theta, theta])))
+        np.testing.assert_allclose(result.post_adaptation_returns, evaluate.returns[-1][-2:])  # the adapted rows
+        assert not np.allclose(result.post_adaptation_returns, result.pre_adaptation_returns)
+
+
+def test_first_order_meta_gradient_with_the_hessian_is_the_documented_formula(rng):
+    """Per training task: g2 = shape(R) @ outer directions / (n sigma), z-scored with the adapted policy's own
+    return (the pivot), plus alpha * H g2 from the adaptation's queries; averaged over the task batch."""
+    config = TrainConfig(
+        task="goal_2d",
+        method="es_maml_first_order",
+        operator="es_grad",
+        hessian=True,
+        task_batch=3,
+        perturbations=7,
+        queries=6,
+        eval_tasks=2,
+        probe_tasks=0,
+        sigma=0.05,
+        alpha=0.3,
+    )
+    learner = FirstOrderESMAML(config, get_task_family("goal_2d"))
+    theta = np.linspace(-1.0, 1.0, learner.policy.num_params)
+    evaluate = FunctionEvaluator(concave_quadratic(np.ones(len(theta)), np.diag(np.arange(1.0, len(theta) + 1))))
+    result = learner.meta_gradient(theta, evaluate, rng)
+    (candidates, outer, _), (queried, outer_returns, _) = evaluate.params, evaluate.returns
+    tasks = config.task_batch
+    query_directions = (candidates[:tasks, 1:] - candidates[:tasks, :1]) / config.adaptation_sigma
+    z = zscore(queried[:tasks])[:, 1:]
+    outer_directions = (outer[:, 1:] - outer[:, :1]) / config.sigma
+    g2 = np.einsum("tr,trp->tp", zscore(outer_returns)[:, 1:], outer_directions) / (
+        outer_directions.shape[1] * config.sigma
+    )
+    hessian_g2 = np.einsum(
+        "tk,tkp->tp",
+        (z - z.mean(axis=1, keepdims=True)) * np.einsum("tkp,tp->tk", query_directions, g2),
+        query_directions,
+    ) / (config.queries * config.adaptation_sigma**2)
+    np.testing.assert_allclose(result.gradient, (g2 + config.alpha * hessian_g2).mean(axis=0), rtol=1e-10)
+
+
 def test_es_hessian_is_the_centred_formula_with_the_adaptation_sigma(rng):
     """H v = mean_k((z_k - mean z) eps_k eps_k^T v) / sigma_a^2 per task, with meta sigma != sigma_a."""
     dim, adaptation_sigma, queries = 3, 0.1, 5

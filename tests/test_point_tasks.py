@@ -34,8 +34,9 @@ def test_four_corner_reward_is_sparse_within_distance_two():
 def test_actions_and_positions_are_clipped():
     positions, _, _ = FOUR_CORNER.step(np.array([[4.95, 0.0]]), np.array([[1.0, -1.0]]), CORNERS[:1])
     np.testing.assert_allclose(positions, [[5.0, -0.1]])
-    positions, _, _ = GOAL_2D.step(np.array([[0.95, 0.0]]), np.array([[1.0, 0.05]]), np.zeros((1, 2)))
+    positions, rewards, _ = GOAL_2D.step(np.array([[0.95, 0.0]]), np.array([[1.0, 0.05]]), np.zeros((1, 2)))
     np.testing.assert_allclose(positions, [[1.0, 0.05]])
+    np.testing.assert_allclose(rewards, [-(1.0**2 + 0.05**2)])  # scored at the clipped position, not at 1.05
 
 
 def test_goal_2d_terminates_at_the_goal_and_stops_counting(rng):

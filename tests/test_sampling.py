@@ -89,3 +89,10 @@ def test_orthogonal_row_norms_are_chi_distributed(rng):
     """Not just E|g|^2 = d: constant norms sqrt(d) would pass that, not Var|g|^2 = 2d."""
     norms = np.linalg.norm(make_sampler("orthogonal").draw(rng, 6000, 6), axis=1)
     assert np.var(norms**2) == pytest.approx(12.0, rel=0.15)
+
+
+def test_rbf_kernel_is_the_gaussian_of_the_distance_over_twice_the_squared_bandwidth():
+    points = np.array([[[0.0, 0.0], [3.0, 4.0], [1.0, 0.0]]])  # squared distances 25, 1 and 20
+    kernel = rbf_kernel(points, 2.0)
+    squared = np.array([[0.0, 25.0, 1.0], [25.0, 0.0, 20.0], [1.0, 20.0, 0.0]])
+    np.testing.assert_allclose(kernel[0], np.exp(-squared / 8.0), rtol=1e-12)

@@ -16,14 +16,18 @@ from esmaml_core.cli import main
 from esmaml_core.config import ConfigError, TrainConfig
 from esmaml_core.evaluation import BatchEvaluator
 from esmaml_core.pg_maml import (
+    BASELINE_RIDGE,
     PGMAML,
     GaussianPolicy,
     NoisyRows,
     TrajectoryBatch,
+    alive_steps,
+    baseline_features,
     compilation_cache_dir,
     float64,
     inner_step,
     linear_baseline_advantages,
+    rewards_to_go,
     task_meta_gradients,
 )
 from esmaml_core.policies import MLPPolicy
@@ -360,3 +364,19 @@ def test_process_executor_and_resume_reproduce_a_run_bit_for_bit(tmp_path, polic
     resumed, _ = store.restore_trainer()
     list(run_training(resumed, store, 4))
     np.testing.assert_array_equal(resumed.state.params, reference)
+
+
+def test_linear_baseline_is_fitted_on_each_tasks_live_steps_only():
+    """Episodes that end early (2D Goal, 2D Navigation): what lies past an end takes no part in the fit."""
+    rng = np.random.default_rng(4)
+    lengths = np.array([[6, 3, 1], [2, 6, 4]])
+    alive = alive_steps(lengths, 6)
+    observations = np.where(alive[..., None], rng.normal(size=(2, 3, 6, 2)), 8.0)  # past the end: far away
+    rewards = np.where(alive, rng.normal(size=(2, 3, 6)), 0.0)
+    advantages = linear_baseline_advantages(observations, rewards, lengths, discount=0.9)
+    targets = rewards_to_go(rewards, 0.9)
+    for task in range(2):
+        design, target = baseline_features(observations[task])[alive[task]], targets[task][alive[task]]
+        fit = np.linalg.solve(design.T @ design + BASELINE_RIDGE * np.eye(design.shape[1]), design.T @ target)
+        np.testing.assert_allclose(advantages[task][alive[task]], target - design @ fit, rtol=1e-9, atol=1e-12)
+    assert np.all(advantages[~alive] == 0.0)

@@ -224,6 +224,29 @@ def test_trpo_step_improves_the_surrogate_within_max_kl(max_kl, cg_subsample):
         assert problem.kl(longer) > max_kl or gain <= 0
 
 
+def test_trpo_kl_is_from_the_sampling_policy_to_the_new_one():
+    """KL(pi_old || pi_new) per live step, as TRPO's constraint; with the std moved it is not the reverse."""
+    learner, params, inner, outer, _ = goal_2d_meta_batch()
+    problem = trpo_problem(learner.policy.distribution, learner.config.alpha, 1e-5, params, inner, outer)
+    moved = problem.adapted + 0.3 * np.random.default_rng(8).normal(size=problem.adapted.shape)
+    task_distribution = jax.vmap(learner.policy.distribution)
+    old, new = (task_distribution(theta, outer.observations) for theta in (problem.adapted, moved))
+    forward = task_live_mean(gaussian_kl(old, new), outer.alive)
+    assert float(problem.kl(moved)) == pytest.approx(float(forward), rel=1e-12)
+    assert float(problem.kl(moved)) != pytest.approx(
+        float(task_live_mean(gaussian_kl(new, old), outer.alive)), rel=0.01
+    )
+
+
+def test_trpo_full_step_has_a_quadratic_kl_of_max_kl():
+    """1/2 s^T (H + damping I) s = max_kl for the full step s (before the line search shortens it)."""
+    learner, params, inner, outer, _ = goal_2d_meta_batch()
+    settings = TrpoSettings(max_kl=0.02)
+    problem = trpo_problem(learner.policy.distribution, learner.config.alpha, settings.cg_damping, params, inner, outer)
+    full_step = trpo_full_step(problem, settings)
+    assert 0.5 * float(full_step @ problem.damped_curvature(full_step)) == pytest.approx(settings.max_kl, rel=1e-6)
+
+
 def test_trpo_step_stays_put_without_a_learning_signal():
     learner, params, inner, outer, _ = goal_2d_meta_batch()
     silent = outer._replace(advantages=np.zeros_like(outer.advantages))
@@ -342,6 +365,23 @@ def test_promp_update_raises_the_clipped_objective_and_reports_inner_kls():
     assert step.inner_kls[0] > 0 and int(step.optimizer_state["t"]) == 5
     expected = adapted_kl_coefficients(jnp.full(1, 0.01), step.inner_kls, settings.target_inner_kl)
     np.testing.assert_array_equal(step.kl_coefficients, expected)
+
+
+def test_promp_kl_penalty_holds_the_inner_policies_near_their_samplers():
+    """The penalty is subtracted: with a large coefficient the outer steps move the inner policies less."""
+    learner, params, inner, outer, _ = goal_2d_meta_batch()
+    settings = PrompSettings(learning_rate=0.05, outer_steps=5)
+    state = init_optimizer_state("adam", len(params))
+    update = jax.jit(promp_update, static_argnums=(0, 1, 2))
+    kls = [
+        float(
+            update(
+                learner.policy.distribution, learner.config.alpha, settings, params, state, c, inner, outer
+            ).inner_kls[0]
+        )
+        for c in (jnp.zeros(1), jnp.full(1, 100.0))
+    ]
+    assert kls[1] < 0.5 * kls[0]
 
 
 def test_tmaml_objective_has_the_derivatives_of_loaded_dice():
